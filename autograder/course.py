@@ -1,0 +1,49 @@
+"""Where the course lives and how to run nbgrader on it (instructor tooling)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COURSE = REPO / "course"
+
+
+def assignments(course: Path = COURSE) -> list[str]:
+    """Assignment names: the folders of ``course/source`` that hold a notebook, in order."""
+    source = course / "source"
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def nbgrader_env(grading: bool = False) -> dict[str, str]:
+    env = dict(os.environ)
+    # nbgrader shells out to `alembic` by name, so this interpreter's scripts must be on PATH.
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    if grading:
+        env["YTDNN_GRADING"] = "1"
+    return env
+
+
+@dataclass
+class Result:
+    returncode: int | None  # None when it was killed for running past its time
+    output: str
+
+
+def nbgrader(course: Path, *args: str, timeout: float | None = None, grading: bool = False) -> Result:
+    """Run ``nbgrader ARGS`` in ``course``; a run past ``timeout`` seconds is killed with its kernels."""
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    proc = subprocess.Popen(cmd, cwd=course, env=nbgrader_env(grading), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return Result(proc.returncode, out)
+    except subprocess.TimeoutExpired:
+        # The kernel is a child of nbgrader in the same session: kill the whole group.
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return Result(None, out)

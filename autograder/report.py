@@ -1,0 +1,36 @@
+"""How a check speaks to a student: a short, precise message instead of a long traceback."""
+from __future__ import annotations
+
+import html
+
+RED, GREEN, RESET = "\x1b[31m", "\x1b[32m", "\x1b[0m"
+
+
+class CheckFailed(AssertionError):
+    """A check found a problem. IPython shows only the message (no traceback) thanks to
+    ``_render_traceback_``; nbgrader still sees an error, so the test cell scores zero."""
+
+    def __init__(self, title: str, details: list[str] | None = None, hint: str | None = None):
+        self.title, self.details, self.hint = title, details or [], hint
+        super().__init__(self.text())
+
+    def lines(self) -> list[str]:
+        out = [self.title] + ["  " + d for d in self.details]
+        if self.hint:
+            out.append(f"Hint: {self.hint}")
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{RED}✗ {self.lines()[0]}{RESET}", *self.lines()[1:]]
+
+
+def passed(message: str) -> None:
+    """Print a success message that says what was proved (never a bare 'All tests passed')."""
+    print(f"✓ {message}")
+
+
+def escape(text: str) -> str:
+    return html.escape(text)
