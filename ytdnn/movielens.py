@@ -116,8 +116,10 @@ def _read_table(
         if bad.any():
             row = int(np.argmax(bad))
             n_bad = int(bad.sum())
+            raw_value = df[col].iloc[row]
+            what = f"{col} is missing" if pd.isna(raw_value) else f"{col} is {raw_value!r}, not a number"
             raise DataError(
-                f"{path}: line {row + first_line}: {col} is {df[col].iloc[row]!r}, not a number "
+                f"{path}: line {row + first_line}: {what} "
                 f"({n_bad} bad row{'s' if n_bad > 1 else ''}; truncated or corrupt file?)"
             )
         df[col] = values.astype(np.int64 if col in ints else np.float32)

@@ -438,6 +438,13 @@ def _make_watches(cfg, r_sessions, r_choice, r_watch, r_search, videos, latent, 
     chooser = _Chooser(cfg, videos, latent, video_factors, user_factors, user_lang)
     # Availability is judged at session start: a session lasts hours, a catalogue months.
     item = chooser.choose(r_choice, user, sess_topic[sess_of], sess_start[sess_of], cfg.beta)
+    # People rarely rewatch a video within one sitting: re-draw repeats a few times.
+    for _ in range(4):
+        dup = pd.DataFrame({"s": sess_of, "i": item}).duplicated().to_numpy()
+        if not dup.any():
+            break
+        rows = np.flatnonzero(dup)
+        item[rows] = chooser.choose(r_choice, user[rows], sess_topic[sess_of][rows], sess_start[sess_of][rows], cfg.beta)
 
     duration = videos["duration"].to_numpy()[item]
     mu, sd = _match_stats(user_factors, video_factors, r_watch)
