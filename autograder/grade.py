@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +38,10 @@ def students(course: Path) -> list[str]:
 
 
 def _last_error(output: str) -> str:
-    lines = [l.strip() for l in output.splitlines() if "ERROR" in l or "Error" in l]
-    return (lines[-1] if lines else output.strip().splitlines()[-1] if output.strip() else "no output")[:200]
+    """The most telling line of a failed nbgrader run: its last exception, else its last line."""
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    raised = [l for l in lines if re.match(r"^[\w.]*(Error|Exception)\b[^|]*:", l)]
+    return (raised[-1] if raised else lines[-1] if lines else "no output")[:200]
 
 
 def grade_one(course: Path, assignment: str, student: str, timeout: float) -> Row:
@@ -67,11 +70,11 @@ def fill_scores(course: Path, row: Row, db_url: str) -> None:
             row.max_score = gb.find_assignment(row.assignment).max_score
             return
         row.max_score = submission.max_score
-        if row.status != "ok":
-            # A killed run may leave a half-written gradebook entry: it does not count.
-            row.raw_score = submission.score if not row.status.startswith("timed out") else 0.0
-            return
-        row.raw_score = row.score = submission.score
+        if row.status.startswith(("timed out", "autograde failed")):
+            return  # a killed or failed run may leave a half-written entry: nothing of it counts
+        # Flagged submissions keep their raw points for the instructor's review, but score 0.
+        row.raw_score = submission.score
+        row.score = row.raw_score if row.status == "ok" else 0.0
         for nb in submission.notebooks:
             for grade in nb.grades:
                 row.tests[grade.name] = grade.score

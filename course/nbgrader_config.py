@@ -27,3 +27,13 @@ c.GenerateFeedback.preprocessors = [
     "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# nbgrader's own add_missing_cells crashes when a deleted test cell follows a locked markdown
+# cell; this subclass restores it after the nearest earlier cell (see autograder/overwrite.py).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.overwrite.RestoringOverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
