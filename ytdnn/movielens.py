@@ -108,7 +108,7 @@ def _read_table(
         raise DataError(f"{path}: cannot parse: {msg}") from None
     if df.empty:
         raise DataError(f"{path}: no data rows")
-    for col in ints + floats:
+    for col in [c for c in names if c in ints or c in floats]:  # file order: report the first bad field
         values = pd.to_numeric(df[col].str.strip(), errors="coerce")
         bad = values.isna().to_numpy()
         if col in ints and not bad.any():
@@ -117,7 +117,8 @@ def _read_table(
             row = int(np.argmax(bad))
             n_bad = int(bad.sum())
             raw_value = df[col].iloc[row]
-            what = f"{col} is missing" if pd.isna(raw_value) else f"{col} is {raw_value!r}, not a number"
+            missing = pd.isna(raw_value) or not str(raw_value).strip()
+            what = f"{col} is missing" if missing else f"{col} is {raw_value!r}, not a number"
             raise DataError(
                 f"{path}: line {row + first_line}: {what} "
                 f"({n_bad} bad row{'s' if n_bad > 1 else ''}; truncated or corrupt file?)"

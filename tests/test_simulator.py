@@ -1,0 +1,176 @@
+"""The simulator is deterministic and carries the signals the course's lessons rely on."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ytdnn.simulator import DAY, SimConfig, simulate
+
+SMALL = dict(n_users=400, n_videos=300, n_watches=40_000, n_slates=3_000)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate(seed=3, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def default_world():
+    t0 = time.perf_counter()
+    world = simulate()
+    world.seconds = time.perf_counter() - t0  # for the timing test
+    return world
+
+
+TABLES = ("users", "videos", "watches", "searches", "impressions")
+
+
+def test_same_seed_is_bit_identical(small):
+    again = simulate(seed=3, **SMALL)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(small, name), getattr(again, name), check_exact=True)
+    assert np.array_equal(small.user_factors, again.user_factors)
+    assert np.array_equal(small.video_factors, again.video_factors)
+    for key, arr in small.video_latent.items():
+        assert np.array_equal(arr, again.video_latent[key]), key
+    # Object columns: compare the token lists themselves, not just their repr.
+    assert small.searches["tokens"].tolist() == again.searches["tokens"].tolist()
+
+
+def test_different_seeds_differ(small):
+    other = simulate(seed=4, **SMALL)
+    assert len(other.watches) == len(small.watches) == SMALL["n_watches"]
+    same_item = (other.watches["item_id"].to_numpy() == small.watches["item_id"].to_numpy()).mean()
+    assert same_item < 0.05
+    assert not np.array_equal(other.user_factors, small.user_factors)
+    assert not other.impressions["clicked"].equals(small.impressions["clicked"])
+
+
+def test_default_size_and_speed(default_world):
+    w = default_world
+    assert (len(w.users), len(w.videos), len(w.watches)) == (5_000, 3_000, 500_000)
+    assert w.seconds < 20, f"simulate() took {w.seconds:.1f}s"
+    assert list(w.watches.columns[:3]) == ["user_id", "item_id", "timestamp"]
+    assert set(w.users.columns) >= {"user_id", "age_bucket", "gender", "country", "device", "logged_in"}
+    assert set(w.videos.columns) >= {"item_id", "channel_id", "topic", "upload_time", "duration", "language"}
+    assert w.user_factors.shape == (5_000, 16) and w.video_factors.shape == (3_000, 16)
+    assert np.allclose(w.user_topic_pref.sum(axis=1), 1.0)
+
+
+def test_watches_are_physically_consistent(default_world):
+    w = default_world
+    wt = w.watches
+    upload = w.videos["upload_time"].to_numpy()[wt["item_id"]]
+    duration = w.videos["duration"].to_numpy()[wt["item_id"]]
+    assert (wt["timestamp"].to_numpy() >= upload).all(), "a video was watched before its upload"
+    assert wt["timestamp"].between(w.start_time, w.end_time - 1).all()
+    assert (wt["watch_time"] >= 1).all() and (wt["watch_time"].to_numpy() <= duration).all()
+    assert wt["timestamp"].is_monotonic_increasing
+    # Logged-out users show no demographics.
+    out = w.users[~w.users["logged_in"]]
+    assert len(out) > 0 and (out["age_bucket"] == "unknown").all() and (out["gender"] == "unknown").all()
+
+
+def watches_per_video_day(world) -> np.ndarray:
+    """Fig. 4 of the paper: watches per video on day d after upload, for videos uploaded
+    inside the window, divided by how many of them had reached day d by its end."""
+    v = world.videos
+    fresh = v["upload_time"].to_numpy() >= world.start_time
+    wt = world.watches
+    up = v["upload_time"].to_numpy()[wt["item_id"]]
+    keep = fresh[wt["item_id"]]
+    age_days = (wt["timestamp"].to_numpy()[keep] - up[keep]) // DAY
+    n_days = world.config.n_days
+    counts = np.bincount(age_days, minlength=n_days)[:n_days]
+    days_observed = (world.end_time - v["upload_time"].to_numpy()[fresh]) // DAY
+    exposure = np.array([(days_observed > d).sum() for d in range(n_days)])
+    return counts / np.maximum(exposure, 1)
+
+
+def test_popularity_rises_after_upload_then_decays(default_world):
+    rate = watches_per_video_day(default_world)
+    peak = int(np.argmax(rate))
+    assert 1 <= peak <= 3, rate[:8]
+    assert rate[0] < rate[peak]  # it rises first...
+    assert rate[peak] > 5 * rate[30:60].mean()  # ...then falls well below the peak
+    assert rate[10] > rate[30:60].mean()  # a gradual decay, not a cliff
+
+
+def test_watch_time_depends_on_match_and_duration(default_world):
+    w = default_world
+    wt = w.watches
+    duration = w.videos["duration"].to_numpy()[wt["item_id"]]
+    completion = wt["watch_time"].to_numpy() / duration
+    match = w.match(wt["user_id"].to_numpy(), wt["item_id"].to_numpy())
+    assert np.corrcoef(completion, match)[0, 1] > 0.3
+    assert np.corrcoef(completion, np.log(duration))[0, 1] < -0.1
+
+
+def test_impressions_truth_is_calibrated_and_clickbait_misleads(default_world):
+    imp = default_world.impressions
+    assert {"clicked", "watch_time", "true_p_click", "true_expected_watch_time", "true_relevance"} <= set(imp.columns)
+    assert (imp.loc[imp["clicked"] == 0, "watch_time"] == 0).all()
+    deciles = pd.qcut(imp["true_p_click"], 10)
+    by = imp.groupby(deciles, observed=True)
+    gap = (by["clicked"].mean() - by["true_p_click"].mean()).abs()
+    assert gap.max() < 0.02, gap
+    assert abs(imp["watch_time"].mean() / imp["true_expected_watch_time"].mean() - 1) < 0.05
+    # Relevant impressions are clicked more and watched longer once clicked.
+    top = imp["true_relevance"] > imp["true_relevance"].quantile(0.75)
+    low = imp["true_relevance"] < imp["true_relevance"].quantile(0.25)
+    clicked = imp["clicked"] == 1
+    assert imp.loc[top, "clicked"].mean() > 3 * imp.loc[low, "clicked"].mean()
+    assert imp.loc[top & clicked, "watch_time"].mean() > 2 * imp.loc[low & clicked, "watch_time"].mean()
+    # Clickbait raises clicks but shortens watches: CTR alone would rank it too high.
+    bait = default_world.video_latent["clickbait"][imp["item_id"]]
+    assert np.corrcoef(imp["clicked"], bait)[0, 1] > 0.05
+    frac = imp["watch_time"] / default_world.videos["duration"].to_numpy()[imp["item_id"]]
+    assert np.corrcoef(frac[clicked], bait[clicked])[0, 1] < -0.05
+
+
+def test_demographics_and_history_carry_signal(small):
+    w = small
+    watches = w.watches.merge(w.users, on="user_id").merge(w.videos[["item_id", "topic"]], on="item_id")
+    watches = watches[watches["logged_in"]]
+    mix = pd.crosstab(watches["age_bucket"], watches["topic"], normalize="index")
+    tv_distance = 0.5 * (mix.loc["13-17"] - mix.loc["55+"]).abs().sum()
+    assert tv_distance > 0.2
+    # Sessions stay on a topic, so the last watch says something about the next one.
+    seq = w.watches.merge(w.videos[["item_id", "topic"]], on="item_id").sort_values(["user_id", "timestamp"], kind="stable")
+    same_user = seq["user_id"].to_numpy()[1:] == seq["user_id"].to_numpy()[:-1]
+    same_topic = seq["topic"].to_numpy()[1:] == seq["topic"].to_numpy()[:-1]
+    assert same_topic[same_user].mean() > 0.6
+
+
+def test_search_queries_are_token_lists_about_the_session(small):
+    s = small.searches
+    assert len(s) > 0 and all(isinstance(t, list) and 1 <= len(t) <= 4 for t in s["tokens"])
+    first_watch = small.watches.drop_duplicates("session_id").merge(small.videos[["item_id", "topic"]], on="item_id")
+    m = s.merge(first_watch[["session_id", "topic", "timestamp"]], on="session_id", suffixes=("", "_watch"))
+    assert len(m) == len(s)
+    assert (m["timestamp"] < m["timestamp_watch"]).all()  # the query comes before the watch
+    topic_of_token = m["tokens"].str[0].str.rsplit("_", n=1).str[0]
+    assert (topic_of_token == m["topic"].astype(str)).all()
+
+
+def test_large_catalogue_works():
+    t0 = time.perf_counter()
+    w = simulate(n_users=2_000, n_videos=100_000, n_watches=50_000, n_slates=500, seed=1)
+    assert time.perf_counter() - t0 < 20
+    assert len(w.videos) == 100_000 and w.watches["item_id"].max() < 100_000
+    assert w.watches["item_id"].nunique() > 10_000  # the long tail is reachable
+
+
+def test_config_validation_and_dataset_view(small):
+    with pytest.raises(TypeError):
+        simulate(n_user=10)  # misspelt knob
+    with pytest.raises(ValueError):
+        simulate(n_users=10, n_videos=5, n_topics=20)
+    ds = small.to_dataset()
+    assert ds.name == "simulator" and ds.world is small
+    assert ds.interactions[["user_id", "item_id", "timestamp"]].dtypes.tolist() == [np.int64] * 3
+    assert set(ds.extras) == {"searches", "impressions"}
+    assert isinstance(small.config, SimConfig)
