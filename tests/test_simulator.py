@@ -19,9 +19,10 @@ def small():
 
 @pytest.fixture(scope="module")
 def default_world():
-    t0 = time.perf_counter()
+    # CPU time, not wall time: a busy CI machine must not fail the test.
+    t0 = time.process_time()
     world = simulate()
-    world.seconds = time.perf_counter() - t0  # for the timing test
+    world.seconds = time.process_time() - t0
     return world
 
 
@@ -52,7 +53,7 @@ def test_different_seeds_differ(small):
 def test_default_size_and_speed(default_world):
     w = default_world
     assert (len(w.users), len(w.videos), len(w.watches)) == (5_000, 3_000, 500_000)
-    assert w.seconds < 20, f"simulate() took {w.seconds:.1f}s"
+    assert w.seconds < 20, f"simulate() took {w.seconds:.1f}s of CPU"
     assert list(w.watches.columns[:3]) == ["user_id", "item_id", "timestamp"]
     assert set(w.users.columns) >= {"user_id", "age_bucket", "gender", "country", "device", "logged_in"}
     assert set(w.videos.columns) >= {"item_id", "channel_id", "topic", "upload_time", "duration", "language"}
@@ -81,10 +82,11 @@ def watches_per_video_day(world) -> np.ndarray:
     fresh = v["upload_time"].to_numpy() >= world.start_time
     wt = world.watches
     up = v["upload_time"].to_numpy()[wt["item_id"]]
-    keep = fresh[wt["item_id"]]
-    age_days = (wt["timestamp"].to_numpy()[keep] - up[keep]) // DAY
+    age_days = (wt["timestamp"].to_numpy() - up) // DAY
+    # Count day d of a video only if the whole day lies inside the window.
+    keep = fresh[wt["item_id"]] & (world.end_time - up >= (age_days + 1) * DAY)
     n_days = world.config.n_days
-    counts = np.bincount(age_days, minlength=n_days)[:n_days]
+    counts = np.bincount(age_days[keep], minlength=n_days)[:n_days]
     days_observed = (world.end_time - v["upload_time"].to_numpy()[fresh]) // DAY
     exposure = np.array([(days_observed > d).sum() for d in range(n_days)])
     return counts / np.maximum(exposure, 1)
@@ -157,9 +159,9 @@ def test_search_queries_are_token_lists_about_the_session(small):
 
 
 def test_large_catalogue_works():
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     w = simulate(n_users=2_000, n_videos=100_000, n_watches=50_000, n_slates=500, seed=1)
-    assert time.perf_counter() - t0 < 20
+    assert time.process_time() - t0 < 20
     assert len(w.videos) == 100_000 and w.watches["item_id"].max() < 100_000
     assert w.watches["item_id"].nunique() > 10_000  # the long tail is reachable
 

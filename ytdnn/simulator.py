@@ -395,7 +395,7 @@ class _Chooser:
 def _completion_mean(match_z, clickbait, duration, median_duration):
     """Expected fraction of a video watched once started: good matches are watched longer,
     clickbait and long videos are abandoned sooner."""
-    return _sigmoid(0.2 + 0.9 * match_z - 0.5 * clickbait - 0.5 * np.log(duration / median_duration))
+    return _sigmoid(0.3 + 0.9 * match_z - 1.5 * clickbait - 0.5 * np.log(duration / median_duration))
 
 
 def _match_stats(user_factors, video_factors, rng: np.random.Generator):
@@ -460,7 +460,13 @@ def _make_watches(cfg, r_sessions, r_choice, r_watch, r_search, videos, latent, 
     first_idx = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if n_sess else np.zeros(0, np.int64)
     before = csum - step  # cumulative steps before each watch, globally
     offset = before - before[first_idx][sess_of]
-    timestamp = np.minimum(sess_start[sess_of] + offset, end - 1).astype(np.int64)
+    # A session that would run past the window end is squeezed to fit (clipping would pile
+    # watches up on the last second); order and upload-before-watch both survive.
+    span = np.zeros(n_sess, dtype=np.int64)
+    np.maximum.at(span, sess_of, offset)
+    room = end - 1 - sess_start
+    squeeze = np.where(span > room, room / np.maximum(span, 1), 1.0)
+    timestamp = (sess_start[sess_of] + np.floor(offset * squeeze[sess_of])).astype(np.int64)
 
     watches = pd.DataFrame(
         {
