@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .examples import Examples
+from .examples import Examples, _pad_ragged
 from .vocab import PAD
 
 
@@ -89,8 +89,6 @@ def as_numpy_batch(examples: Examples, index: np.ndarray) -> dict[str, np.ndarra
     """The same keys as a collated batch, as numpy arrays, for ``index`` (fast, no DataLoader)."""
     sub_len = np.minimum(examples.hist_end[index] - examples.hist_start[index], examples.max_history)
     max_len = max(int(sub_len.max()) if len(index) else 0, 1)
-    from .examples import _pad_ragged
-
     hist = _pad_ragged(examples.items, examples.hist_start[index], examples.hist_end[index], max_len)
     out = {
         "history": hist,

@@ -25,7 +25,7 @@ from .vocab import OOV, PAD, Vocab
 DAY = 86_400
 
 
-@dataclass
+@dataclass(eq=False)
 class TokenHistory:
     """Search-token history per example: ``tokens[start[j]:end[j]]`` (oldest first)."""
 
@@ -35,7 +35,7 @@ class TokenHistory:
     vocab: Vocab
 
 
-@dataclass
+@dataclass(eq=False)
 class Examples:
     """Next-watch examples; ``n`` = number of examples.
 

@@ -22,7 +22,7 @@ import pandas as pd
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
 
 
-@dataclass
+@dataclass(eq=False)
 class Dataset:
     """A loaded data source in the common schema (see module docstring)."""
 

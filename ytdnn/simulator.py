@@ -23,7 +23,7 @@ Everything is vectorised with numpy; there is no Python loop over events.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -91,7 +91,7 @@ class SimConfig:
             raise ValueError("n_days must be >= 1")
 
 
-@dataclass
+@dataclass(eq=False)
 class World:
     """Everything the simulator produced.
 
@@ -560,7 +560,3 @@ def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_f
     )
     return impressions
 
-
-def config_dict(world: World) -> dict[str, Any]:
-    """The configuration a world was generated with, as a plain dict."""
-    return asdict(world.config)

@@ -23,7 +23,7 @@ OOV = 1
 FIRST_ID = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare .values explicitly
 class Vocab:
     """``values[i]`` has id ``i + FIRST_ID``; ``counts[i]`` is how often it occurred when built."""
 
@@ -38,7 +38,7 @@ class Vocab:
     @classmethod
     def build(cls, values: Iterable[Any], *, top_n: int | None = None, min_count: int = 1) -> "Vocab":
         """Keep values seen at least ``min_count`` times, at most the ``top_n`` most frequent."""
-        counts = pd.Series(np.asarray(values if not isinstance(values, pd.Series) else values.to_numpy())).value_counts(sort=False)
+        counts = pd.Series(np.asarray(values)).value_counts(sort=False)
         counts = counts[counts >= min_count]
         # Sort by count desc, then value asc: deterministic whatever the input order.
         frame = pd.DataFrame({"value": counts.index.to_numpy(), "count": counts.to_numpy()})
