@@ -60,8 +60,9 @@ def test_sources_json_matches_shipped_md5sums():
 def small_copy(tmp_path) -> Path:
     dest = tmp_path / "ml-latest-small"
     shutil.copytree(small_root(), dest)
+    dest.chmod(0o755)  # the shared copy is read-only, folder included
     for p in dest.iterdir():
-        p.chmod(0o644)  # the shared copy is read-only
+        p.chmod(0o644)
     return dest
 
 
