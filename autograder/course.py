@@ -25,6 +25,8 @@ def nbgrader_env(grading: bool = False) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     if grading:
         env["YTDNN_GRADING"] = "1"
+        # Kernels graded one after another need no thread pool, and a busy machine stays responsive.
+        env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 

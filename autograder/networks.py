@@ -8,6 +8,7 @@ expected number comes from ``autograder/expected/01_networks.json``.
 from __future__ import annotations
 
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,7 +30,7 @@ class Task:
     key: str
     call: Callable[[torch.nn.Module, dict], torch.Tensor]
     describe_input: Callable[[dict], str]
-    output_hint: Callable[[torch.Tensor], str | None]
+    output_hint: Callable[[torch.Tensor, torch.Tensor], str | None]
     forward_hint: str
     shape_meaning: str
 
@@ -42,9 +43,11 @@ def _call_ranking(model, case):
     return model(torch.LongTensor(case["history"]), torch.LongTensor(case["scored"]))
 
 
-def _candidate_output_hint(out: torch.Tensor) -> str | None:
+def _candidate_output_hint(out: torch.Tensor, want: torch.Tensor) -> str | None:
     if out.dim() != 2:
         return None
+    if torch.allclose(torch.softmax(out.detach().float(), dim=1), want, atol=1e-5):
+        return "these are the right scores before the softmax: apply torch.softmax(..., dim=1) at the end."
     ones = torch.ones((), dtype=torch.float64)
     rows = out.detach().double().sum(dim=1)
     cols = out.detach().double().sum(dim=0)
@@ -57,7 +60,9 @@ def _candidate_output_hint(out: torch.Tensor) -> str | None:
     return "each row should sum to 1 (a probability distribution over the items): apply softmax over dim=1."
 
 
-def _ranking_output_hint(out: torch.Tensor) -> str | None:
+def _ranking_output_hint(out: torch.Tensor, want: torch.Tensor) -> str | None:
+    if torch.allclose(torch.sigmoid(out.detach().float()), want, atol=1e-5):
+        return "these are the right scores before the sigmoid: apply torch.sigmoid to the output layer."
     if (out < 0).any() or (out > 1).any():
         return "values outside (0, 1): apply torch.sigmoid to the output layer."
     return None
@@ -101,13 +106,25 @@ def _run(model, task: Task, case: dict) -> torch.Tensor:
         raise CheckFailed(f"Task {task.number}: forward is not written yet (it raised NotImplementedError).",
                           hint="replace `raise NotImplementedError()` in forward with your code.") from None
     except Exception as err:
+        where = _student_line(err)
         raise CheckFailed(f"Task {task.number}: calling the model on {task.describe_input(case)} raised "
-                          f"{type(err).__name__}: {err}",
-                          hint="print the shape of each intermediate tensor to see where it stops fitting.") from None
+                          f"{type(err).__name__}: {err}", [where] if where else [],
+                          hint="print the shape of each intermediate tensor to see where it stops fitting; "
+                               "each history embeds to (length, embedding_dim).") from None
     if not isinstance(out, torch.Tensor):
         raise CheckFailed(f"Task {task.number}: forward returned {type(out).__name__}, expected a torch.Tensor.",
                           hint="make forward end with `return x`, x being the output tensor.")
     return out
+
+
+def _student_line(err: Exception) -> str | None:
+    """'in forward, line N: CODE' for the deepest frame of the student's own code (not torch's)."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if "site-packages" not in f.filename and not f.filename.startswith(__file__.rsplit("/", 1)[0])]
+    if not frames:
+        return None
+    f = frames[-1]
+    return f"in {f.name}, line {f.lineno}: {f.line.strip()}" if f.line else f"in {f.name}, line {f.lineno}"
 
 
 def _check_parameters(model, task: Task, frozen_params: list[dict], args: dict) -> None:
@@ -122,6 +139,12 @@ def _check_parameters(model, task: Task, frozen_params: list[dict], args: dict) 
         hint = ("the hidden layers must not have a bias: bias=False there, bias=True on the output layer only."
                 if len(got_bias) > len(want_bias) else "the output layer needs a bias: nn.Linear(hidden_dim, 1, bias=True).")
         raise CheckFailed(f"Task 2: expected exactly one bias (shape (1,), the output layer's), found {len(got_bias)}: {got_bias}.", hint=hint)
+    table = (args["n_items"], args["embedding_dim"])
+    if got.count(table) > want.count(table):
+        raise CheckFailed(f"Task {task.number}: your network has {got.count(table)} embedding tables of shape "
+                          f"{shape_str(table)}; expected {want.count(table)}.",
+                          hint="use ONE shared nn.Embedding for the history and the scored items." if task is RANKING
+                          else "one nn.Embedding(n_items, embedding_dim) is enough.")
     if sorted(got) != sorted(want):
         n, h = args["n_hidden_layers"], args["hidden_dim"]
         widths = " → ".join(str(h * 2 ** (n - 1 - i)) for i in range(n))
@@ -132,6 +155,16 @@ def _check_parameters(model, task: Task, frozen_params: list[dict], args: dict) 
              f"got:                       {', '.join(map(shape_str, got))}"],
             hint=f"embedding ({args['n_items']}, {args['embedding_dim']}); nn.Linear stores weights as (out, in); "
                  f"the hidden layers' widths are {widths}.")
+
+
+def _rows_note(out: torch.Tensor, want: torch.Tensor, histories: list[list[int]]) -> str:
+    """Which users' rows match: a clue when only the one-item histories are right (sum vs mean)."""
+    ok = [i for i in range(len(histories)) if torch.allclose(out[i].detach().float(), want[i], atol=ATOL)]
+    lengths = ", ".join(f"user {i} ({len(h)} item{'s' if len(h) > 1 else ''})" for i, h in enumerate(histories) if i in ok)
+    note = f"rows that match: {lengths or 'none'}"
+    if ok and all(len(histories[i]) == 1 for i in ok) and len(ok) < len(histories):
+        note += " — only one-item histories are right, so look at how you combine several embeddings"
+    return note
 
 
 def _weights_hint(model, task: Task, frozen_params: list[dict]) -> str:
@@ -166,7 +199,9 @@ def _check_case(cls, task: Task, case_name: str, with_weights_hint: bool) -> tup
                           [f"expected {shape_str(want.shape)}, got {shape_str(out.shape)}"], hint=hint)
     details = mismatch_lines(out, want, ATOL)
     if details:
-        hint = task.output_hint(out.detach())
+        if task is CANDIDATE:
+            details.append(_rows_note(out, want, case["histories"]))
+        hint = task.output_hint(out.detach(), want)
         if hint is None:
             hint = (_weights_hint(model, task, case["params"]) if with_weights_hint and case["params"] and "values" in case["params"][0]
                     else f"the seed example passes? If not, fix that first. Otherwise check the sizes: {task.forward_hint}.")

@@ -13,6 +13,9 @@ c.CourseDirectory.db_url = f"sqlite:///{here / 'gradebook.db'}"
 # no effect on nbgrader's own Execute preprocessor. YTDNN_CELL_TIMEOUT lets tests shorten it.
 c.Execute.timeout = int(os.environ.get("YTDNN_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
+# nbclient waits only 4 s for a cell's output after its reply; on a loaded machine a correct
+# submission then fails with "Timeout waiting for IOPub output".
+c.Execute.iopub_timeout = 60
 
 # A deleted test cell comes back from the gradebook and is run, instead of silently scoring 0.
 c.OverwriteCells.add_missing_cells = True

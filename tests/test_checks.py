@@ -97,10 +97,11 @@ def test_sum_instead_of_mean_points_at_the_forward_pass():
     msg = failure(checks.check_candidate_generation, SumNotMean)
     assert "initial weights equal the reference, so the forward pass differs" in msg
     assert "mean, not sum" in msg
+    assert "rows that match: user 1 (1 item), user 2 (1 item) — only one-item histories are right" in msg
 
 
 def test_missing_softmax():
-    assert "apply torch.softmax" in failure(checks.check_candidate_generation, NoSoftmax)
+    assert "right scores before the softmax" in failure(checks.check_candidate_generation, NoSoftmax)
 
 
 def test_bias_present():
@@ -118,9 +119,10 @@ def test_transposed_output_shape():
     assert "expected (4, 12), got (12, 4)" in msg and "transposed?" in msg
 
 
-def test_exception_in_forward_is_reported_with_the_input():
+def test_exception_in_forward_is_reported_with_the_input_and_the_line():
     msg = failure(checks.check_candidate_generation, Crashes)
     assert "raised RuntimeError" in msg and "user_histories = [[7, 3, 9]" in msg
+    assert "in forward, line" in msg and "return self.hidden(self.embedding(user_histories[0])" in msg
 
 
 def test_wrong_tower_widths():
@@ -147,6 +149,17 @@ class NoOutputBias(RefRanking):
         self.output = nn.Linear(self.output.in_features, 1, bias=False)
 
 
+class NoSigmoid(RefRanking):
+    def forward(self, user_history, scored_item):
+        return torch.logit(super().forward(user_history, scored_item))
+
+
+class TwoTables(RefRanking):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item_embedding = nn.Embedding(*self.embedding.weight.shape)
+
+
 class Squeezed(RefRanking):
     def forward(self, user_history, scored_item):
         return super().forward(user_history, scored_item).squeeze(1)
@@ -159,6 +172,15 @@ def test_user_concatenated_on_the_right():
 
 def test_missing_output_bias():
     assert "output layer needs a bias" in failure(checks.check_ranking, NoOutputBias)
+
+
+def test_missing_sigmoid():
+    assert "right scores before the sigmoid" in failure(checks.check_ranking, NoSigmoid)
+
+
+def test_two_embedding_tables():
+    msg = failure(checks.check_ranking, TwoTables)
+    assert "2 embedding tables of shape (12, 3)" in msg and "ONE shared nn.Embedding" in msg
 
 
 def test_squeezed_output():
