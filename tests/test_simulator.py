@@ -17,15 +17,6 @@ def small():
     return simulate(seed=3, **SMALL)
 
 
-@pytest.fixture(scope="module")
-def default_world():
-    # CPU time, not wall time: a busy CI machine must not fail the test.
-    t0 = time.process_time()
-    world = simulate()
-    world.seconds = time.process_time() - t0
-    return world
-
-
 TABLES = ("users", "videos", "watches", "searches", "impressions")
 
 
@@ -50,10 +41,9 @@ def test_different_seeds_differ(small):
     assert not other.impressions["clicked"].equals(small.impressions["clicked"])
 
 
-def test_default_size_and_speed(default_world):
-    w = default_world
+def check_default_size(world):
+    w = world
     assert (len(w.users), len(w.videos), len(w.watches)) == (5_000, 3_000, 500_000)
-    assert w.seconds < 20, f"simulate() took {w.seconds:.1f}s of CPU"
     assert list(w.watches.columns[:3]) == ["user_id", "item_id", "timestamp"]
     assert set(w.users.columns) >= {"user_id", "age_bucket", "gender", "country", "device", "logged_in"}
     assert set(w.videos.columns) >= {"item_id", "channel_id", "topic", "upload_time", "duration", "language"}
@@ -61,8 +51,8 @@ def test_default_size_and_speed(default_world):
     assert np.allclose(w.user_topic_pref.sum(axis=1), 1.0)
 
 
-def test_watches_are_physically_consistent(default_world):
-    w = default_world
+def check_watches_are_physically_consistent(world):
+    w = world
     wt = w.watches
     upload = w.videos["upload_time"].to_numpy()[wt["item_id"]]
     duration = w.videos["duration"].to_numpy()[wt["item_id"]]
@@ -92,8 +82,8 @@ def watches_per_video_day(world) -> np.ndarray:
     return counts / np.maximum(exposure, 1)
 
 
-def test_popularity_rises_after_upload_then_decays(default_world):
-    rate = watches_per_video_day(default_world)
+def check_popularity_rises_after_upload_then_decays(world):
+    rate = watches_per_video_day(world)
     peak = int(np.argmax(rate))
     assert 1 <= peak <= 3, rate[:8]
     assert rate[0] < rate[peak]  # it rises first...
@@ -101,8 +91,8 @@ def test_popularity_rises_after_upload_then_decays(default_world):
     assert rate[10] > rate[30:60].mean()  # a gradual decay, not a cliff
 
 
-def test_watch_time_depends_on_match_and_duration(default_world):
-    w = default_world
+def check_watch_time_depends_on_match_and_duration(world):
+    w = world
     wt = w.watches
     duration = w.videos["duration"].to_numpy()[wt["item_id"]]
     completion = wt["watch_time"].to_numpy() / duration
@@ -111,8 +101,8 @@ def test_watch_time_depends_on_match_and_duration(default_world):
     assert np.corrcoef(completion, np.log(duration))[0, 1] < -0.1
 
 
-def test_impressions_truth_is_calibrated_and_clickbait_misleads(default_world):
-    imp = default_world.impressions
+def check_impressions_truth_is_calibrated_and_clickbait_misleads(world):
+    imp = world.impressions
     assert {"clicked", "watch_time", "true_p_click", "true_expected_watch_time", "true_relevance"} <= set(imp.columns)
     assert (imp.loc[imp["clicked"] == 0, "watch_time"] == 0).all()
     deciles = pd.qcut(imp["true_p_click"], 10)
@@ -127,10 +117,24 @@ def test_impressions_truth_is_calibrated_and_clickbait_misleads(default_world):
     assert imp.loc[top, "clicked"].mean() > 3 * imp.loc[low, "clicked"].mean()
     assert imp.loc[top & clicked, "watch_time"].mean() > 2 * imp.loc[low & clicked, "watch_time"].mean()
     # Clickbait raises clicks but shortens watches: CTR alone would rank it too high.
-    bait = default_world.video_latent["clickbait"][imp["item_id"]]
+    bait = world.video_latent["clickbait"][imp["item_id"]]
     assert np.corrcoef(imp["clicked"], bait)[0, 1] > 0.05
-    frac = imp["watch_time"] / default_world.videos["duration"].to_numpy()[imp["item_id"]]
+    frac = imp["watch_time"] / world.videos["duration"].to_numpy()[imp["item_id"]]
     assert np.corrcoef(frac[clicked], bait[clicked])[0, 1] < -0.05
+
+
+def test_default_size_world():
+    """The one test at the default size (5k users, 3k videos, 500k watches)."""
+    # CPU time, not wall time: a busy CI machine must not fail the test.
+    t0 = time.process_time()
+    world = simulate()
+    seconds = time.process_time() - t0
+    assert seconds < 20, f"simulate() took {seconds:.1f}s of CPU"
+    check_default_size(world)
+    check_watches_are_physically_consistent(world)
+    check_popularity_rises_after_upload_then_decays(world)
+    check_watch_time_depends_on_match_and_duration(world)
+    check_impressions_truth_is_calibrated_and_clickbait_misleads(world)
 
 
 def test_demographics_and_history_carry_signal(small):
