@@ -53,7 +53,10 @@ def read_md5sums(path: Path) -> dict[str, str]:
 def _check_md5(path: Path, sums: dict[str, str] | None) -> None:
     if sums is None or path.name not in sums:
         return
-    got = md5_file(path)
+    try:
+        got = md5_file(path)
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
     if got != sums[path.name]:
         raise DataError(
             f"{path}: md5 mismatch (expected {sums[path.name]} from MD5SUMS, got {got}); "
@@ -79,7 +82,10 @@ def _read_table(
     """
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
     if not raw.strip():
         raise DataError(f"{path}: file is empty")
     try:
