@@ -69,7 +69,9 @@ def test_swallowing_errors_scores_nothing(graded):
 
 def test_a_cell_that_hangs_through_interrupts_fails_that_submission_only(graded):
     _, rows = graded
-    assert rows["hangs"].status.startswith("autograde failed") and "timed out" in rows["hangs"].status
+    # Either nbgrader gives up on the cell (per-cell limit, then a failed interrupt) or our wall
+    # clock kills the run first: both mark it, and the batch goes on.
+    assert "timed out" in rows["hangs"].status
     assert rows["hangs"].score == 0
     assert rows["complete"].score == 10
 
