@@ -1,6 +1,7 @@
 """Where the course lives and how to run nbgrader on it (instructor tooling)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,14 @@ def assignments(course: Path = COURSE) -> list[str]:
     """Assignment names: the folders of ``course/source`` that hold a notebook, in order."""
     source = course / "source"
     return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def graded_assignments(course: Path = COURSE) -> list[str]:
+    """Assignments with at least one test cell worth points (00_data, say, is read, not graded)."""
+    def has_tests(path: Path) -> bool:
+        cells = json.loads(path.read_text()).get("cells", [])
+        return any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in cells)
+    return [a for a in assignments(course) if any(has_tests(p) for p in (course / "source" / a).glob("*.ipynb"))]
 
 
 def nbgrader_env(grading: bool = False) -> dict[str, str]:

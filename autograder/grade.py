@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import COURSE, assignments, nbgrader
+from .course import COURSE, graded_assignments, nbgrader
 from .integrity import scan_notebook
 from .release import generate
 
@@ -100,7 +100,7 @@ def print_gradebook(rows: list[Row]) -> None:
 def grade_all(course: Path = COURSE, only: list[str] | None = None, timeout: float = 600.0) -> list[Row]:
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     rows = []
-    for assignment in only or assignments(course):
+    for assignment in only or graded_assignments(course):
         generate(course, assignment)  # puts the source cells, hidden tests included, in the gradebook
         for student in students(course):
             row = grade_one(course, assignment, student, timeout)

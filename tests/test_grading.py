@@ -90,6 +90,13 @@ def test_corrupt_and_missing_submissions_are_reported(graded):
     assert rows["absent"].status == "not submitted"
 
 
+def test_only_assignments_with_tests_are_graded(graded):
+    from autograder.course import assignments, graded_assignments
+    course, rows = graded
+    assert "00_data" in assignments(course) and graded_assignments(course) == ["01_networks"]
+    assert {r.assignment for r in rows.values()} == {"01_networks"}
+
+
 def test_grades_csv(graded):
     course, rows = graded
     with (course / "grades.csv").open() as f:
