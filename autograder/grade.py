@@ -62,7 +62,7 @@ def grade_one(course: Path, assignment: str, student: str, timeout: float) -> Ro
     return row
 
 
-def fill_scores(course: Path, row: Row, db_url: str) -> None:
+def fill_scores(row: Row, db_url: str) -> None:
     with Gradebook(db_url) as gb:
         try:
             submission = gb.find_submission(row.assignment, row.student)
@@ -104,7 +104,7 @@ def grade_all(course: Path = COURSE, only: list[str] | None = None, timeout: flo
         generate(course, assignment)  # puts the source cells, hidden tests included, in the gradebook
         for student in students(course):
             row = grade_one(course, assignment, student, timeout)
-            fill_scores(course, row, db_url)
+            fill_scores(row, db_url)
             rows.append(row)
         nbgrader(course, "generate_feedback", assignment, "--force")
     nbgrader(course, "export", "--to", str(course / "grades_nbgrader.csv"))

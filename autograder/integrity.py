@@ -18,6 +18,7 @@ SUSPICIOUS = [
     (r"\bautograder\b", "refers to the autograder from an answer cell"),
     (r"sys\.modules|builtins|__import__|importlib", "patches the import system or built-ins"),
     (r"get_ipython|InteractiveShell", "reaches into the notebook's kernel"),
+    (r"\bcheck_\w+\s*=(?!=)|def\s+check_\w+|globals\(\)|setattr\(", "replaces a check function"),
 ]
 
 

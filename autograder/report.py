@@ -1,9 +1,7 @@
 """How a check speaks to a student: a short, precise message instead of a long traceback."""
 from __future__ import annotations
 
-import html
-
-RED, GREEN, RESET = "\x1b[31m", "\x1b[32m", "\x1b[0m"
+RED, RESET = "\x1b[31m", "\x1b[0m"
 
 
 class CheckFailed(AssertionError):
@@ -30,7 +28,3 @@ class CheckFailed(AssertionError):
 def passed(message: str) -> None:
     """Print a success message that says what was proved (never a bare 'All tests passed')."""
     print(f"✓ {message}")
-
-
-def escape(text: str) -> str:
-    return html.escape(text)

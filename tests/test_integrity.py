@@ -1,0 +1,46 @@
+"""The static scan flags each way a submission could fake a score, and leaves honest answers alone."""
+import json
+
+import pytest
+
+from autograder.integrity import scan_notebook
+from course_helpers import COURSE, REPO
+
+
+def notebook(tmp_path, source, locked=False):
+    cell = {"cell_type": "code", "source": source, "outputs": [], "execution_count": None,
+            "metadata": {"nbgrader": {"grade_id": "answer", "locked": locked, "solution": not locked}}}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("get_ipython().set_custom_exc((Exception,), f)", "changes how errors are reported"),
+    ("from solutions import DeepRankingModel", "reference package"),
+    ("import os\nos.environ.pop('YTDNN_GRADING')", "grading environment"),
+    ("import sys\nsys.modules['autograder.networks'].check_ranking = print", "import system"),
+    ("check_ranking = lambda cls: None", "replaces a check function"),
+    ("globals()['check_ranking'] = print", "replaces a check function"),
+    ("def check_candidate_generation(cls):\n    pass", "replaces a check function"),
+])
+def test_flags_tampering(tmp_path, source, reason):
+    reasons = scan_notebook(notebook(tmp_path, source))
+    assert any(reason in r for r in reasons), reasons
+
+
+def test_locked_cells_are_not_scanned(tmp_path):
+    # nbgrader restores locked cells from the gradebook, so what they say does not matter.
+    assert scan_notebook(notebook(tmp_path, "from autograder.networks import check_ranking", locked=True)) == []
+
+
+def test_an_unreadable_notebook_is_reported(tmp_path):
+    path = tmp_path / "bad.ipynb"
+    path.write_text('{"cells": [')
+    assert scan_notebook(path) == ["bad.ipynb: not a readable notebook (JSONDecodeError)"]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "tests" / "submissions").glob("*/*/*.ipynb")) +
+                         sorted((COURSE / "release").glob("*/*.ipynb")), ids=lambda p: p.parent.parent.name + "/" + p.name)
+def test_honest_notebooks_are_not_flagged(path):
+    assert scan_notebook(path) == []
