@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,19 @@ def assignments(course: Path = COURSE) -> list[str]:
     """Assignment names: the folders of ``course/source`` that hold a notebook, in order."""
     source = course / "source"
     return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def scratch_course(dest: Path, submissions: Path | None = None) -> Path:
+    """A fresh copy of the course's sources and config at ``dest`` (replacing what was there),
+    with ``submissions`` as its submitted folder; the real course stays untouched."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy2(COURSE / "nbgrader_config.py", dest)
+    shutil.copytree(COURSE / "source", dest / "source")
+    if submissions is not None:
+        shutil.copytree(submissions, dest / "submitted")
+    return dest
 
 
 def graded_assignments(course: Path = COURSE) -> list[str]:

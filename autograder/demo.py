@@ -8,28 +8,16 @@
 """
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 from . import release
-from .course import COURSE, REPO, assignments
+from .course import COURSE, REPO, assignments, scratch_course
 from .execute import run_notebook
 from .grade import grade_all, print_gradebook
 
 BUILD = REPO / "build" / "demo"
 SAMPLES = REPO / "tests" / "submissions"
-
-
-def scratch_course(dest: Path, submissions: Path) -> Path:
-    """A copy of the course (sources and config) with ``submissions`` as its submitted folder."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    shutil.copy2(COURSE / "nbgrader_config.py", dest)
-    shutil.copytree(COURSE / "source", dest / "source")
-    shutil.copytree(submissions, dest / "submitted")
-    return dest
 
 
 def main() -> None:

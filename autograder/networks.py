@@ -241,50 +241,41 @@ def check_ranking_case(cls, case_name: str) -> None:
     _check_case(cls, RANKING, case_name, with_weights_hint=False)
 
 
-def _embedding_grad(model, task: Task, n_items: int, emb: int) -> torch.Tensor:
-    table = [p for p in model.parameters() if tuple(p.shape) == (n_items, emb)]
+GRADIENT_ARGS = dict(n_items=9, embedding_dim=4, hidden_dim=8, n_hidden_layers=2, seed=5)
+
+
+def _check_gradient_rows(cls, task: Task, case: dict, loss_fn, rows: list[int], hint: str) -> None:
+    """Back-propagate ``loss_fn(output)`` and require gradients on exactly these embedding rows."""
+    _check_own_code(cls)
+    model = _build(cls, task, GRADIENT_ARGS)
+    out = _run(model, task, case)
+    if not out.requires_grad:
+        raise CheckFailed(f"Task {task.number}: the output does not require grad, so the network cannot be trained.",
+                          hint="no torch.no_grad() or .detach() inside forward.")
+    loss_fn(out).backward()
+    shape = (GRADIENT_ARGS["n_items"], GRADIENT_ARGS["embedding_dim"])
+    table = [p for p in model.parameters() if tuple(p.shape) == shape]
     if len(table) != 1 or table[0].grad is None:
-        raise CheckFailed(f"Task {task.number}: no gradient reached the embedding table ({n_items}, {emb}).",
+        raise CheckFailed(f"Task {task.number}: no gradient reached the embedding table {shape_str(shape)}.",
                           hint="do not detach tensors, call .item()/.numpy() or wrap the forward pass in torch.no_grad().")
-    return table[0].grad
+    used = (table[0].grad.abs().sum(dim=1) > 0).nonzero().flatten().tolist()
+    if used != rows:
+        raise CheckFailed(f"Task {task.number}: gradients reached the wrong embedding rows.",
+                          [f"expected rows {rows}, got {used}"], hint=hint)
 
 
 def check_candidate_generation_gradients(cls) -> None:
     """Hidden test: a loss on the output back-propagates to exactly the embeddings that were used."""
-    _check_own_code(cls)
-    args = dict(n_items=9, embedding_dim=4, hidden_dim=8, n_hidden_layers=2, seed=5)
-    model = _build(cls, CANDIDATE, args)
-    out = _run(model, CANDIDATE, {"histories": [[1, 2], [2, 6]]})
-    if not out.requires_grad:
-        raise CheckFailed("Task 1: the output does not require grad, so the network cannot be trained.",
-                          hint="no torch.no_grad() or .detach() inside forward.")
-    (-out[[0, 1], [3, 4]].log().sum()).backward()
-    grad = _embedding_grad(model, CANDIDATE, 9, 4)
-    used = grad.abs().sum(dim=1) > 0
-    expected_rows = torch.zeros(9, dtype=torch.bool)
-    expected_rows[[1, 2, 6]] = True
-    if not torch.equal(used, expected_rows):
-        raise CheckFailed("Task 1: gradients reached the wrong embedding rows.",
-                          [f"expected rows {expected_rows.nonzero().flatten().tolist()}, got {used.nonzero().flatten().tolist()}"],
-                          hint="embed exactly the items of each history.")
+    _check_gradient_rows(cls, CANDIDATE, {"histories": [[1, 2], [2, 6]]},
+                         lambda out: -out[[0, 1], [3, 4]].log().sum(), [1, 2, 6],
+                         "embed exactly the items of each history.")
 
 
 def check_ranking_gradients(cls) -> None:
     """Hidden test: a logistic loss back-propagates to the history's and the scored items' embeddings."""
-    _check_own_code(cls)
-    args = dict(n_items=9, embedding_dim=4, hidden_dim=8, n_hidden_layers=2, seed=5)
-    model = _build(cls, RANKING, args)
-    out = _run(model, RANKING, {"history": [1, 2], "scored": [3, 7]})
-    if not out.requires_grad:
-        raise CheckFailed("Task 2: the output does not require grad, so the network cannot be trained.",
-                          hint="no torch.no_grad() or .detach() inside forward.")
-    torch.nn.functional.binary_cross_entropy(out.reshape(-1), torch.tensor([1.0, 0.0])).backward()
-    grad = _embedding_grad(model, RANKING, 9, 4)
-    used = (grad.abs().sum(dim=1) > 0).nonzero().flatten().tolist()
-    if used != [1, 2, 3, 7]:
-        raise CheckFailed("Task 2: gradients reached the wrong embedding rows.",
-                          [f"expected rows [1, 2, 3, 7] (history 1, 2; scored 3, 7), got {used}"],
-                          hint="one shared embedding for the history and the scored items.")
+    _check_gradient_rows(cls, RANKING, {"history": [1, 2], "scored": [3, 7]},
+                         lambda out: torch.nn.functional.binary_cross_entropy(out.reshape(-1), torch.tensor([1.0, 0.0])),
+                         [1, 2, 3, 7], "one shared embedding for the history (1, 2) and the scored items (3, 7).")
 
 
 def _check_own_code(cls) -> None:

@@ -17,8 +17,7 @@ WALL_LIMIT_S = 60
 def graded(tmp_path_factory):
     import os
     os.environ["YTDNN_CELL_TIMEOUT"] = "10"  # read by course/nbgrader_config.py in the nbgrader processes
-    course = scratch_course(tmp_path_factory.mktemp("grading"))
-    shutil.copytree(SAMPLES, course / "submitted")
+    course = scratch_course(tmp_path_factory.mktemp("grading") / "course", SAMPLES)
     shutil.copytree(ADVERSARIAL, course / "submitted", dirs_exist_ok=True)
     corrupt = course / "submitted" / "corrupt" / "01_networks"
     corrupt.mkdir(parents=True)

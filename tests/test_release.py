@@ -26,7 +26,7 @@ def solution_lines() -> list[str]:
 
 @pytest.fixture(scope="module")
 def fresh_release(tmp_path_factory):
-    course = scratch_course(tmp_path_factory.mktemp("release"))
+    course = scratch_course(tmp_path_factory.mktemp("release") / "course")
     for assignment in assignments(course):
         release.generate(course, assignment)
     return course / "release"
