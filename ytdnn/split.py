@@ -63,3 +63,58 @@ def leaky_holdout(interactions: pd.DataFrame, *, seed: int = 0) -> tuple[pd.Data
     held = np.zeros(len(df), dtype=bool)
     held[order[first & eligible]] = True
     return df[~held].reset_index(drop=True), df[held].reset_index(drop=True)
+
+
+@dataclass
+class LeaveLastOutSplit:
+    """Per-user leave-last-one-out split (the retrieval benchmark's protocol).
+
+    ``train``: every interaction but each user's last two, in (user, time) order.
+    ``val`` / ``test``: one row per user (same columns), the user's second-to-last / last
+    interaction.  Only users with at least ``min_train + 2`` interactions appear in
+    ``val`` and ``test``; the interactions of the others all stay in ``train``.
+    """
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+
+    def holdout_table(self) -> pd.DataFrame:
+        """``user, val_item, test_item, n_train`` (raw ids), one row per evaluated user,
+        sorted by user: the format of ``../shared/benchmarks/*_holdout.csv``."""
+        n_train = self.train["user_id"].value_counts()
+        out = pd.DataFrame(
+            {
+                "user": self.test["user_id"].to_numpy(),
+                "val_item": self.val["item_id"].to_numpy(),
+                "test_item": self.test["item_id"].to_numpy(),
+            }
+        )
+        out["n_train"] = out["user"].map(n_train).fillna(0).to_numpy(dtype=np.int64)
+        return out.sort_values("user", kind="stable").reset_index(drop=True)
+
+
+def leave_last_out_split(interactions: pd.DataFrame, *, min_train: int = 1) -> LeaveLastOutSplit:
+    """Sort each user's interactions by timestamp with a *stable* sort (rows with equal
+    timestamps keep their order in ``interactions``); the last one is the test target, the
+    one before it the validation target, the rest training history.
+
+    Stability matters: MovieLens logs many ratings in the same second, and any other tie
+    order would pick different targets than the reference split.
+    """
+    df = interactions.reset_index(drop=True)
+    user = df["user_id"].to_numpy()
+    order = np.lexsort((df["timestamp"].to_numpy(), user))  # lexsort is stable
+    df = df.iloc[order].reset_index(drop=True)
+    user = user[order]
+    # Position counted from each user's end: 0 = last interaction, 1 = the one before.
+    n = len(df)
+    last_of_user = np.r_[user[1:] != user[:-1], True] if n else np.zeros(0, bool)
+    run_end = np.minimum.accumulate(np.where(last_of_user, np.arange(n), n)[::-1])[::-1]
+    from_end = run_end - np.arange(n)
+    counts = df["user_id"].map(df["user_id"].value_counts()).to_numpy()
+    eligible = counts >= min_train + 2
+    test = df[eligible & (from_end == 0)].reset_index(drop=True)
+    val = df[eligible & (from_end == 1)].reset_index(drop=True)
+    train = df[~eligible | (from_end >= 2)].reset_index(drop=True)
+    return LeaveLastOutSplit(train=train, val=val, test=test)
