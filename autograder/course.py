@@ -41,15 +41,11 @@ def graded_assignments(course: Path = COURSE) -> list[str]:
     return [a for a in assignments(course) if any(has_tests(p) for p in (course / "source" / a).glob("*.ipynb"))]
 
 
-def nbgrader_env(grading: bool = False) -> dict[str, str]:
+def nbgrader_env() -> dict[str, str]:
     env = dict(os.environ)
     # nbgrader shells out to `alembic` by name, so this interpreter's scripts must be on PATH.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["PYTHONUNBUFFERED"] = "1"
-    if grading:
-        env["YTDNN_GRADING"] = "1"
-        # Kernels graded one after another need no thread pool, and a busy machine stays responsive.
-        env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 
@@ -59,10 +55,10 @@ class Result:
     output: str
 
 
-def nbgrader(course: Path, *args: str, timeout: float | None = None, grading: bool = False) -> Result:
+def nbgrader(course: Path, *args: str, timeout: float | None = None) -> Result:
     """Run ``nbgrader ARGS`` in ``course``; a run past ``timeout`` seconds is killed with its kernels."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.Popen(cmd, cwd=course, env=nbgrader_env(grading), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=course, env=nbgrader_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)

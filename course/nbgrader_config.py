@@ -1,5 +1,4 @@
 """nbgrader configuration of the course, chosen to avoid nbgrader's known traps."""
-import os
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (injected by nbgrader)
@@ -8,14 +7,6 @@ here = Path(__file__).resolve().parent
 c.CourseDirectory.root = str(here)
 c.CourseDirectory.course_id = "ytdnn"
 c.CourseDirectory.db_url = f"sqlite:///{here / 'gradebook.db'}"
-
-# Per-cell limit while autograding. It must be Execute.timeout: ExecutePreprocessor.timeout has
-# no effect on nbgrader's own Execute preprocessor. YTDNN_CELL_TIMEOUT lets tests shorten it.
-c.Execute.timeout = int(os.environ.get("YTDNN_CELL_TIMEOUT", "120"))
-c.Execute.interrupt_on_timeout = True
-# nbclient waits only 4 s for a cell's output after its reply; on a loaded machine a correct
-# submission then fails with "Timeout waiting for IOPub output".
-c.Execute.iopub_timeout = 60
 
 # A deleted test cell comes back from the gradebook and is run, instead of silently scoring 0.
 c.OverwriteCells.add_missing_cells = True
@@ -29,6 +20,20 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Points come from outside the student's process: autograder.grade executes each submission in a
+# bubblewrap sandbox and the comparator judges what its test cells recorded; nbgrader only loads
+# those results (instead of executing) and saves the comparator's points (instead of reading outputs).
+c.LoadSandboxResult.staging = str(here / "grading")
+c.Autograde.autograde_preprocessors = [
+    "autograder.plugins.LoadSandboxResult",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.plugins.ComparatorGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
 # nbgrader's own add_missing_cells crashes when a deleted test cell follows a locked markdown

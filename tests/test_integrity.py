@@ -1,4 +1,5 @@
-"""The static scan flags each way a submission could fake a score, and leaves honest answers alone."""
+"""The static scan (advice for a human, never points) notes code that reaches into the grading
+machinery, and leaves honest habits alone."""
 import json
 
 import pytest
@@ -18,10 +19,13 @@ def notebook(tmp_path, source, locked=False):
 @pytest.mark.parametrize("source, reason", [
     ("get_ipython().set_custom_exc((Exception,), f)", "changes how errors are reported"),
     ("from solutions import DeepRankingModel", "reference package"),
-    ("import os\nos.environ.pop('YTDNN_GRADING')", "grading environment"),
-    ("import sys\nsys.modules['autograder.networks'].check_ranking = print", "import system"),
+    ("import os\nos.environ['YTDNN_RECORDS'] = '/tmp'", "grading environment"),
+    ("import sys\nsys.modules['autograder.checks.networks'].check_ranking = print", "import system"),
     ("check_ranking = lambda cls: None", "replaces a check function"),
-    ("globals()['check_ranking'] = print", "replaces a check function"),
+    ("globals()['check_ranking'] = print", "rebinds another function's globals"),
+    ("check_ranking.__globals__['passed'] = print", "rebinds another function's globals"),
+    ("torch.Tensor.any = lambda self: False", "replaces a torch or numpy function"),
+    ("exec(base64.b64decode(b'cHJpbnQ='))", "runs code built at run time"),
     ("def check_candidate_generation(cls):\n    pass", "replaces a check function"),
 ])
 def test_flags_tampering(tmp_path, source, reason):
@@ -29,9 +33,19 @@ def test_flags_tampering(tmp_path, source, reason):
     assert any(reason in r for r in reasons), reasons
 
 
+@pytest.mark.parametrize("source", [
+    "from autograder.checks.networks import check_ranking\ncheck_ranking(DeepRankingModel)",
+    "# compare with the solutions later\nx = 1",
+    "print(globals())",
+    "setattr(self, f'layer{i}', nn.Linear(4, 4))",
+])
+def test_honest_habits_are_not_noted(tmp_path, source):
+    assert scan_notebook(notebook(tmp_path, source)) == []
+
+
 def test_locked_cells_are_not_scanned(tmp_path):
     # nbgrader restores locked cells from the gradebook, so what they say does not matter.
-    assert scan_notebook(notebook(tmp_path, "from autograder.networks import check_ranking", locked=True)) == []
+    assert scan_notebook(notebook(tmp_path, "import sys\nsys.modules['x'] = 1", locked=True)) == []
 
 
 def test_an_unreadable_notebook_is_reported(tmp_path):
