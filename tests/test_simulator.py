@@ -34,8 +34,12 @@ def test_same_seed_is_bit_identical(small):
 
 def test_different_seeds_differ(small):
     other = simulate(seed=4, **SMALL)
-    assert len(other.watches) == len(small.watches) == SMALL["n_watches"]
-    same_item = (other.watches["item_id"].to_numpy() == small.watches["item_id"].to_numpy()).mean()
+    # n_watches counts the organic watches; every click on an impression adds one more.
+    organic = [w.watches[w.watches["source"] != "homepage"] for w in (small, other)]
+    assert len(organic[0]) == len(organic[1]) == SMALL["n_watches"]
+    for w in (small, other):
+        assert len(w.watches) == SMALL["n_watches"] + w.impressions["clicked"].sum()
+    same_item = (organic[1]["item_id"].to_numpy() == organic[0]["item_id"].to_numpy()).mean()
     assert same_item < 0.05
     assert not np.array_equal(other.user_factors, small.user_factors)
     assert not other.impressions["clicked"].equals(small.impressions["clicked"])
@@ -43,7 +47,10 @@ def test_different_seeds_differ(small):
 
 def check_default_size(world):
     w = world
-    assert (len(w.users), len(w.videos), len(w.watches)) == (5_000, 3_000, 500_000)
+    assert (len(w.users), len(w.videos), len(w.impressions)) == (5_000, 3_000, 200_000)
+    # 500k organic watches, plus one homepage watch per clicked impression.
+    assert (w.watches["source"] != "homepage").sum() == 500_000
+    assert len(w.watches) == 500_000 + w.impressions["clicked"].sum()
     assert list(w.watches.columns[:3]) == ["user_id", "item_id", "timestamp"]
     assert set(w.users.columns) >= {"user_id", "age_bucket", "gender", "country", "device", "logged_in"}
     assert set(w.videos.columns) >= {"item_id", "channel_id", "topic", "upload_time", "duration", "language"}

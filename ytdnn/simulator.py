@@ -11,15 +11,22 @@ lessons can compare a model with the truth:
   *example age* matters;
 * watch sessions that stay on one topic (so the last watch predicts the next one) and that
   sometimes start with a search query (``searches.tokens`` is a list of strings);
-* homepage impression slates with ``clicked`` and ``watch_time``.  Clicks respond to a
+* homepage impression slates with ``clicked`` and ``watch_time``, living in the same world
+  as the watches: a clicked impression is logged as a watch (``source == "homepage"``, same
+  user, video and timestamp), and clicks depend on the user's past as the ranking features
+  of paper section 4.1 describe: earlier watches of the video's channel, how recently the
+  channel was watched, earlier impressions of the video the user ignored (churn), and
+  whether the user's last search was about the video's topic.  Clicks also respond to a
   latent "clickbait" quality that *shortens* watches, and watch time depends on user-video
-  match and on duration, so weighted logistic regression has something CTR cannot see.
-  Ground truth per impression: ``true_p_click``, ``true_relevance``,
+  match, duration and channel loyalty, so weighted logistic regression has something CTR
+  cannot see.  Ground truth per impression: ``true_p_click``, ``true_relevance``,
   ``true_expected_watch_time`` (``= true_p_click * true_expected_watch_time_if_clicked``).
 
 Determinism: one ``seed`` gives bit-identical DataFrames; every stage draws from its own
-child generator, so changing e.g. the number of impressions leaves the watches unchanged.
-Everything is vectorised with numpy; there is no Python loop over events.
+child generator, so changing e.g. the number of impressions leaves the organic (browse and
+search) watches unchanged; only the homepage watches come and go with the impressions.
+Everything is vectorised with numpy; the only loop walks a user's slates in order (the k-th
+slate of every user at once), because a click changes the history the next slate sees.
 """
 from __future__ import annotations
 
@@ -50,6 +57,7 @@ DEVICES = ("mobile", "desktop", "tablet", "tv")
 DEVICE_P = (0.55, 0.30, 0.08, 0.07)
 GENERIC_TOKENS = ("how", "to", "best", "new", "live", "review", "top", "vs", "2016", "tutorial")
 UNKNOWN = "unknown"  # observed age/gender of a logged-out user
+SOURCES = ("browse", "search", "homepage")  # how a watch started; homepage = a clicked impression
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,16 @@ class SimConfig:
     n_slates: int = 20_000  # homepage impression slates
     slate_size: int = 10
     completion_concentration: float = 4.0  # Beta concentration of watch completion
+    click_intercept: float = -3.7  # logit of a homepage click before any of the terms below
+    # History terms of the homepage click model (logit units), paper section 4.1:
+    click_channel: float = 0.5  # per log(1 + the user's earlier watches of the channel)
+    click_recency: float = 1.2  # bonus for a channel watched just now, fading over recency_days
+    recency_days: float = 3.0
+    click_churn: float = 1.0  # penalty per earlier impression of the video the user ignored
+    click_search: float = 0.6  # bonus when the user's last search was on the video's topic
+    # ...and of watch completion once clicked (logit of the expected fraction watched):
+    watch_channel: float = 0.15  # per log(1 + earlier watches of the channel): loyal fans stay
+    watch_search: float = 0.2  # the user came looking for this topic
     start_time: int = START_TIME
     seed: int = 0
 
@@ -101,16 +119,21 @@ class World:
       gender when logged out)
     * ``videos``: item_id, channel_id, topic, upload_time (s), duration (s), language
     * ``watches``: user_id, item_id, timestamp, watch_time (s), session_id, source
-      (``search`` or ``browse``), sorted by timestamp
+      (``browse``, ``search`` or ``homepage``: a clicked impression), sorted by timestamp;
+      ``config.n_watches`` organic (browse + search) rows plus one per click
     * ``searches``: user_id, timestamp, session_id, tokens (list[str]); the session's first
       watch follows a few seconds later
-    * ``impressions``: slate_id, user_id, item_id, timestamp, position, clicked, watch_time,
-      and ground truth ``true_relevance``, ``true_p_click``, ``true_expected_watch_time``,
-      ``true_expected_watch_time_if_clicked`` (not features!)
+    * ``impressions``: slate_id (numbered in time order), user_id, item_id, timestamp,
+      position, clicked, watch_time, and ground truth ``true_relevance``, ``true_p_click``,
+      ``true_expected_watch_time``, ``true_expected_watch_time_if_clicked`` (not features!)
 
     Latent truth: ``user_factors`` (n_users, dim), ``video_factors`` (n_videos, dim),
-    ``user_topic_pref`` (n_users, n_topics) rows summing to 1, and per-video arrays in
-    ``video_latent`` (quality, clickbait, hype, peak_days).
+    ``user_topic_pref`` (n_users, n_topics) rows summing to 1, per-video arrays in
+    ``video_latent`` (quality, clickbait, hype, peak_days), and ``impression_history``
+    (one row per impression, aligned with ``impressions``): the history values the click
+    model used, all from events strictly before the impression: ``channel_watches``,
+    ``days_since_channel_watch`` (NaN when never), ``ignored_impressions``,
+    ``search_on_topic``.
     """
 
     config: SimConfig
@@ -124,6 +147,7 @@ class World:
     user_topic_pref: np.ndarray
     video_latent: dict[str, np.ndarray] = field(default_factory=dict)
     topic_names: tuple[str, ...] = ()
+    impression_history: pd.DataFrame | None = None
 
     @property
     def start_time(self) -> int:
@@ -167,7 +191,8 @@ class World:
 def simulate(config: SimConfig | None = None, **overrides: Any) -> World:
     """Generate a world; e.g. ``simulate(n_users=500, n_videos=300, n_watches=20_000, seed=1)``.
 
-    Default size (5k users, 3k videos, 500k watches) takes a few seconds on one core.
+    Default size (5k users, 3k videos, 500k organic watches, 20k slates) takes a few
+    seconds on one core.
     """
     cfg = replace(config or SimConfig(), **overrides)
     cfg.validate()
@@ -183,14 +208,17 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> World:
     users, user_pref, user_factors, user_lang, activity = _make_users(cfg, r_users, topic_centers)
     videos, video_factors, latent = _make_videos(cfg, r_videos, topic_centers, topic_names)
 
-    watches, searches = _make_watches(
+    organic, searches, search_topic, n_sessions = _make_watches(
         cfg, r_sessions, r_choice, r_watch, r_search, videos, latent, video_factors,
         user_pref, user_factors, user_lang, activity, topic_names,
     )
-    impressions = _make_impressions(
+    impressions, homepage, history = _make_impressions(
         cfg, r_slates, videos, latent, video_factors, user_pref, user_factors, user_lang, activity,
         users["device"].cat.codes.to_numpy().astype(np.int64),
+        organic, searches, search_topic, n_sessions,
     )
+    watches = pd.concat([organic, homepage], ignore_index=True)
+    watches = watches.sort_values(["timestamp", "user_id", "session_id"], kind="stable").reset_index(drop=True)
     return World(
         config=cfg,
         users=users,
@@ -203,6 +231,7 @@ def simulate(config: SimConfig | None = None, **overrides: Any) -> World:
         user_topic_pref=user_pref,
         video_latent=latent,
         topic_names=topic_names,
+        impression_history=history,
     )
 
 
@@ -392,10 +421,10 @@ class _Chooser:
         return cand[np.arange(len(user)), pick]
 
 
-def _completion_mean(match_z, clickbait, duration, median_duration):
+def _completion_mean(match_z, clickbait, duration, median_duration, extra=0.0):
     """Expected fraction of a video watched once started: good matches are watched longer,
-    clickbait and long videos are abandoned sooner."""
-    return _sigmoid(0.3 + 0.9 * match_z - 1.5 * clickbait - 0.5 * np.log(duration / median_duration))
+    clickbait and long videos are abandoned sooner; ``extra`` adds history terms (logit)."""
+    return _sigmoid(0.3 + 0.9 * match_z - 1.5 * clickbait - 0.5 * np.log(duration / median_duration) + extra)
 
 
 def _match_stats(user_factors, video_factors, rng: np.random.Generator):
@@ -475,13 +504,15 @@ def _make_watches(cfg, r_sessions, r_choice, r_watch, r_search, videos, latent, 
             "timestamp": timestamp,
             "watch_time": watch_time,
             "session_id": sess_of.astype(np.int64),
-            "source": pd.Categorical.from_codes(is_search[sess_of].astype(np.int8), categories=["browse", "search"]),
+            "source": pd.Categorical.from_codes(is_search[sess_of].astype(np.int8), categories=list(SOURCES)),
         }
     )
     watches = watches.sort_values(["timestamp", "user_id", "session_id"], kind="stable").reset_index(drop=True)
 
     searches = _make_searches(cfg, r_search, np.flatnonzero(is_search), sess_user, sess_start, sess_topic, topic_names)
-    return watches, searches
+    # The topic each query was about (the simulator's truth; a model reads the tokens).
+    search_topic = sess_topic[searches["session_id"].to_numpy()].astype(np.int64)
+    return watches, searches, search_topic, n_sess
 
 
 def _make_searches(cfg, rng, sess, sess_user, sess_start, sess_topic, topic_names):
@@ -512,12 +543,22 @@ def _make_searches(cfg, rng, sess, sess_user, sess_start, sess_topic, topic_name
     return searches.sort_values(["timestamp", "user_id"], kind="stable").reset_index(drop=True)
 
 
-def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_factors, user_lang, activity, device):
-    """Homepage slates chosen by an imperfect old recommender, with clicks and watch time."""
+def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_factors, user_lang, activity, device,
+                      organic, searches, search_topic, n_sessions):
+    """Homepage slates chosen by an imperfect old recommender, with clicks and watch time.
+
+    Returns ``(impressions, homepage, history)``: the impression log (n_slates * slate_size
+    rows, slates in time order), the watches the clicks became (one row per click, watch
+    columns, session ids after the organic ones), and the history values the click model
+    used (rows aligned with ``impressions``; see ``World``).
+    """
     n_slates, size = cfg.n_slates, cfg.slate_size
     start, end = cfg.start_time, cfg.start_time + cfg.n_days * DAY
     slate_user = rng.choice(cfg.n_users, n_slates, p=activity / activity.sum())
     slate_time = rng.integers(start, end, n_slates).astype(np.int64)
+    # Number slates in time order, so slate_id follows the clock.
+    by_time = np.lexsort((slate_user, slate_time))
+    slate_user, slate_time = slate_user[by_time], slate_time[by_time]
     n = n_slates * size
     slate = np.repeat(np.arange(n_slates), size)
     user = slate_user[slate]
@@ -535,10 +576,53 @@ def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_f
     clickbait = latent["clickbait"][item]
     fresh = _freshness((t - videos["upload_time"].to_numpy()[item]) / DAY, latent["hype"][item], latent["peak_days"][item])
     device_bias = np.array([0.0, 0.2, 0.1, -0.3])[device[user]]  # TV thumbnails are small
-    p_click = _sigmoid(-2.6 + 0.9 * match_z + 0.7 * clickbait + 0.3 * np.log(fresh) - 0.12 * position + device_bias)
-    mean = _completion_mean(match_z, clickbait, duration, np.median(videos["duration"]))
+    base_logit = cfg.click_intercept + 0.9 * match_z + 0.8 * clickbait + 0.3 * np.log(fresh) - 0.12 * position + device_bias
+    u_click = rng.random(n)  # drawn up front: the walk below then needs no generator
+
+    hist = _impression_history(cfg, videos, user, item, t, slate, slate_user, organic, searches, search_topic)
+    channel_watches = hist["organic_channel_watches"]
+    last_channel = hist["organic_last_channel"]  # time of the last channel watch, -1 if none
+    ignored = np.zeros(n, np.int64)
+    p_click = np.zeros(n)
+    clicked = np.zeros(n, dtype=bool)
+    rank = hist["slate_rank"][slate]
+    n_user_slates = hist["user_slates"][slate]
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max(initial=-1)) + 2))
+    ch_group, it_group = hist["channel_group"], hist["item_group"]
+    active = np.arange(n)  # impressions of users who still have slates to come
+    # Walk the slates in per-user order: the k-th slate of every user at once.  A click on
+    # slate k is a channel watch for slate k+1, and an ignored impression is churn for it.
+    for k in range(len(bounds) - 1):
+        if k == 0 or 2 * (n_user_slates[active] > k).sum() < len(active):
+            # Every step costs O(len(active)) and few users have many slates: drop the
+            # users who have none left once they are half the work.
+            active = active[n_user_slates[active] > k]
+            ch_blk = _blocks(ch_group[active], t[active])
+            it_blk = _blocks(it_group[active], t[active])
+        rows = by_rank[bounds[k] : bounds[k + 1]]
+        local = np.searchsorted(active, rows)
+        c = clicked[active]
+        n_hp, last_hp = _clicks_before(c, ch_blk, local, want_last=True)
+        ignored[rows] = it_blk[2][local] - _clicks_before(c, it_blk, local)[0]
+        channel_watches[rows] += n_hp
+        hp_time = np.where(last_hp >= 0, t[active[np.maximum(last_hp, 0)]], -1)
+        last_channel[rows] = np.maximum(last_channel[rows], hp_time)
+        days = (t[rows] - last_channel[rows]) / DAY
+        recent = np.where(last_channel[rows] >= 0, np.exp(-days / cfg.recency_days), 0.0)
+        logit = (
+            base_logit[rows]
+            + cfg.click_channel * np.log1p(channel_watches[rows])
+            + cfg.click_recency * recent
+            - cfg.click_churn * ignored[rows]
+            + cfg.click_search * hist["search_on_topic"][rows]
+        )
+        p_click[rows] = _sigmoid(logit)
+        clicked[rows] = u_click[rows] < p_click[rows]
+
+    extra = cfg.watch_channel * np.log1p(channel_watches) + cfg.watch_search * hist["search_on_topic"]
+    mean = _completion_mean(match_z, clickbait, duration, np.median(videos["duration"]), extra)
     kappa = cfg.completion_concentration
-    clicked = rng.random(n) < p_click
     completion = rng.beta(mean * kappa, (1 - mean) * kappa)
     watch_time = np.where(clicked, np.maximum(1, np.round(duration * completion)), 0).astype(np.int64)
     ewt_clicked = duration * mean
@@ -558,5 +642,97 @@ def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_f
             "true_expected_watch_time_if_clicked": ewt_clicked,
         }
     )
-    return impressions
+    rows = np.flatnonzero(clicked)
+    homepage = pd.DataFrame(
+        {
+            "user_id": user[rows].astype(np.int64),
+            "item_id": item[rows],
+            "timestamp": t[rows],
+            "watch_time": watch_time[rows],
+            # A homepage visit is a session of its own; its clicks share it.
+            "session_id": (n_sessions + slate[rows]).astype(np.int64),
+            "source": pd.Categorical.from_codes(np.full(len(rows), SOURCES.index("homepage"), np.int8), categories=list(SOURCES)),
+        }
+    )
+    history = pd.DataFrame(
+        {
+            "channel_watches": channel_watches,
+            "days_since_channel_watch": np.where(last_channel >= 0, (t - last_channel) / DAY, np.nan),
+            "ignored_impressions": ignored,
+            "search_on_topic": hist["search_on_topic"].astype(bool),
+        }
+    )
+    return impressions, homepage, history
 
+
+def _impression_history(cfg, videos, user, item, t, slate, slate_user, organic, searches, search_topic):
+    """What the click model needs that does not depend on earlier clicks, for n impressions.
+
+    * ``organic_channel_watches`` (n,) int64 and ``organic_last_channel`` (n,) int64 (time,
+      -1 if none): the user's organic watches of the video's channel strictly before ``t``;
+    * ``search_on_topic`` (n,) float: 1 if the user's last search strictly before ``t``
+      was about the video's topic;
+    * ``slate_rank`` (n_slates,) int64: 0 for a user's first slate, 1 for the next...;
+      ``user_slates`` (n_slates,) int64: how many slates the slate's user gets;
+    * ``channel_group``, ``item_group`` (n,) int64: (user, channel) and (user, video)
+      folded into one id each, for :func:`_blocks`.
+    """
+    from .ranking_data import events_before  # the same "strictly before" the ranking table uses
+
+    channel_of = videos["channel_id"].to_numpy().astype(np.int64)
+    topic_of = videos["topic"].cat.codes.to_numpy().astype(np.int64)
+    n_ch, n_items = np.int64(channel_of.max() + 1), np.int64(len(channel_of))
+    w_user = organic["user_id"].to_numpy()
+    w_item = organic["item_id"].to_numpy()
+    w_t = organic["timestamp"].to_numpy()
+    ch_group = user * n_ch + channel_of[item]
+    count, last = events_before(w_user * n_ch + channel_of[w_item], w_t, ch_group, t)
+    last_time = np.where(last >= 0, w_t[np.maximum(last, 0)], -1)
+
+    _, last_search = events_before(searches["user_id"].to_numpy(), searches["timestamp"].to_numpy(), user, t)
+    search_on_topic = (last_search >= 0) & (search_topic[np.maximum(last_search, 0)] == topic_of[item])
+
+    # Slates are in time order; a stable sort by user keeps each user's slates in that order.
+    by_user = np.argsort(slate_user, kind="stable")
+    su = slate_user[by_user]
+    run_start = np.maximum.accumulate(np.where(np.r_[True, su[1:] != su[:-1]], np.arange(len(su)), 0)) if len(su) else su
+    rank = np.empty(len(su), np.int64)
+    rank[by_user] = np.arange(len(su)) - run_start
+
+    return {
+        "organic_channel_watches": count,
+        "organic_last_channel": last_time.astype(np.int64),
+        "search_on_topic": search_on_topic.astype(np.float64),
+        "slate_rank": rank,
+        "user_slates": np.bincount(slate_user, minlength=cfg.n_users)[slate_user],
+        "channel_group": ch_group,
+        "item_group": user * n_items + item,
+    }
+
+
+def _blocks(group: np.ndarray, t: np.ndarray):
+    """Sort impressions by (group, time); impression j's strictly earlier same-group
+    impressions are ``order[lo[j] : lo[j] + count[j]]``.  Returns ``(order, lo, count)``."""
+    from .ranking_data import events_before
+
+    order = np.lexsort((t, group))
+    lo = np.searchsorted(group[order], group, side="left")
+    count, _ = events_before(group, t, group, t)
+    return order, lo, count
+
+
+def _clicks_before(clicked: np.ndarray, blocks, rows: np.ndarray, want_last: bool = False):
+    """For impressions ``rows``: how many of their earlier same-group impressions were
+    clicked, and (``want_last``) the index of the latest clicked one (-1 if none; else
+    None).  Only impressions of earlier slates can be earlier, and those are final when
+    ``rows`` are processed."""
+    order, lo, count = blocks
+    c = clicked[order]
+    csum = np.concatenate([[0], np.cumsum(c)])
+    lo_r, hi_r = lo[rows], lo[rows] + count[rows]
+    n = (csum[hi_r] - csum[lo_r]).astype(np.int64)
+    if not want_last:
+        return n, None
+    last_pos = np.maximum.accumulate(np.where(c, np.arange(len(c)), -1))
+    j = last_pos[np.maximum(hi_r - 1, 0)]  # the latest click up to the block's end
+    return n, np.where(n > 0, order[np.maximum(j, 0)], -1)
