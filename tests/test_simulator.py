@@ -28,6 +28,7 @@ def test_same_seed_is_bit_identical(small):
     assert np.array_equal(small.video_factors, again.video_factors)
     for key, arr in small.video_latent.items():
         assert np.array_equal(arr, again.video_latent[key]), key
+    pd.testing.assert_frame_equal(small.impression_history, again.impression_history, check_exact=True)
     # Object columns: compare the token lists themselves, not just their repr.
     assert small.searches["tokens"].tolist() == again.searches["tokens"].tolist()
 
@@ -130,6 +131,43 @@ def check_impressions_truth_is_calibrated_and_clickbait_misleads(world):
     assert np.corrcoef(frac[clicked], bait[clicked])[0, 1] < -0.05
 
 
+def check_history_drives_clicks(world):
+    """Paper section 4.1: the user's past with the channel, its recency, churn and the last
+    search all move the click rate, also among impressions of equally relevant videos."""
+    imp = world.impressions.join(world.impression_history)
+    relevance = pd.qcut(imp["true_relevance"], 4, labels=False)
+
+    def ctr(mask):  # click rate per relevance quartile, (4,)
+        return imp["clicked"][mask].groupby(relevance[mask]).mean().reindex(range(4)).to_numpy()
+
+    n_ch, days = imp["channel_watches"], imp["days_since_channel_watch"]
+    never, loyal = ctr(n_ch == 0), ctr(n_ch >= 6)
+    assert (loyal > 2 * never).all(), (never, loyal)
+    recent, stale = ctr(days < 1), ctr(days > 30)
+    assert (recent > 1.8 * stale).all(), (recent, stale)
+    fresh, ignored = ctr(imp["ignored_impressions"] == 0), ctr(imp["ignored_impressions"] >= 1)
+    assert (ignored[1:] < 0.8 * fresh[1:]).all(), (fresh, ignored)  # quartile 0 clicks too rarely to tell
+    on, off = ctr(imp["search_on_topic"]), ctr(~imp["search_on_topic"])
+    assert (on > 1.5 * off).all(), (on, off)
+
+
+def check_clicks_are_homepage_watches(world):
+    imp, wt = world.impressions, world.watches
+    home = wt[wt["source"] == "homepage"]
+    clicked = imp[imp["clicked"] == 1]
+    assert len(home) == len(clicked) > 0
+    keys = ["user_id", "item_id", "timestamp", "watch_time"]
+    # The same rows, as multisets: sort both by every key and compare.
+    a = clicked[keys].sort_values(keys).to_numpy()
+    b = home[keys].sort_values(keys).to_numpy()
+    assert np.array_equal(a, b)
+    # A slate shows each video once.
+    assert not imp.duplicated(["slate_id", "item_id"]).any()
+    # A homepage visit is one session; its clicks share it and no organic session.
+    sessions = home.groupby("session_id")["timestamp"].nunique()
+    assert (sessions == 1).all() and home["session_id"].min() > wt.loc[wt["source"] != "homepage", "session_id"].max()
+
+
 def test_default_size_world():
     """The one test at the default size (5k users, 3k videos, 500k watches)."""
     # CPU time, not wall time: a busy CI machine must not fail the test.
@@ -142,6 +180,8 @@ def test_default_size_world():
     check_popularity_rises_after_upload_then_decays(world)
     check_watch_time_depends_on_match_and_duration(world)
     check_impressions_truth_is_calibrated_and_clickbait_misleads(world)
+    check_clicks_are_homepage_watches(world)
+    check_history_drives_clicks(world)
 
 
 def test_demographics_and_history_carry_signal(small):
@@ -187,3 +227,55 @@ def test_config_validation_and_dataset_view(small):
     assert ds.interactions[["user_id", "item_id", "timestamp"]].dtypes.tolist() == [np.int64] * 3
     assert set(ds.extras) == {"searches", "impressions"}
     assert isinstance(small.config, SimConfig)
+
+
+def test_small_world_clicks_are_watches(small):
+    check_clicks_are_homepage_watches(small)
+    check_watches_are_physically_consistent(small)
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+HISTORY_OFF = dict(click_channel=0.0, click_recency=0.0, click_churn=0.0, click_search=0.0, watch_channel=0.0, watch_search=0.0)
+
+
+def test_ground_truth_is_the_history_click_model(small):
+    """The truth columns are the model that drew the clicks: against a world with every
+    history term off (same slates: choosing them draws nothing from the history), the
+    click and completion logits move by exactly the documented history terms."""
+    cfg, imp, h = small.config, small.impressions, small.impression_history
+    off = simulate(seed=3, **SMALL, **HISTORY_OFF)
+    assert off.impressions["item_id"].equals(imp["item_id"])
+    recent = np.where(h["days_since_channel_watch"].notna(), np.exp(-h["days_since_channel_watch"].fillna(0) / cfg.recency_days), 0.0)
+    terms = (
+        cfg.click_channel * np.log1p(h["channel_watches"]) + cfg.click_recency * recent
+        - cfg.click_churn * h["ignored_impressions"] + cfg.click_search * h["search_on_topic"]
+    )
+    delta = _logit(imp["true_p_click"]) - _logit(off.impressions["true_p_click"])
+    assert np.allclose(delta, terms, atol=1e-6)
+    duration = small.videos["duration"].to_numpy()[imp["item_id"]]
+    watch_terms = cfg.watch_channel * np.log1p(h["channel_watches"]) + cfg.watch_search * h["search_on_topic"]
+    frac, frac_off = (w.impressions["true_expected_watch_time_if_clicked"] / duration for w in (small, off))
+    assert np.allclose(_logit(frac) - _logit(frac_off), watch_terms, atol=1e-6)
+    assert np.allclose(imp["true_expected_watch_time"], imp["true_p_click"] * imp["true_expected_watch_time_if_clicked"], rtol=1e-12)
+    # Each term is really exercised by this data, and the clicks follow the truth.
+    assert (h["channel_watches"] > 0).mean() > 0.2 and (h["ignored_impressions"] > 0).mean() > 0.02
+    assert h["search_on_topic"].mean() > 0.1 and np.isfinite(h["days_since_channel_watch"]).mean() > 0.2
+    assert abs(imp["clicked"].mean() - imp["true_p_click"].mean()) < 0.01
+
+
+def test_history_knobs_off_remove_the_channel_and_churn_signals(small):
+    """Without the history terms what is left of the channel and churn effects is
+    confounding (users watch channels they match; an ignored video was a poor pick):
+    with them, both effects are much stronger."""
+    off = simulate(seed=3, **SMALL, **HISTORY_OFF)
+    channel, churn = [], []
+    for w in (small, off):
+        imp = w.impressions.join(w.impression_history)
+        p, ch, ign = imp["true_p_click"], imp["channel_watches"], imp["ignored_impressions"]
+        channel.append(p[ch >= 3].mean() / p[ch == 0].mean())
+        churn.append(p[ign >= 1].mean() / p[ign == 0].mean())
+    assert channel[0] > 1.5 * channel[1], channel
+    assert churn[0] < 0.7 * churn[1], churn

@@ -129,97 +129,90 @@ class RankingData:
 
 
 def ranking_table(ds: Dataset) -> RankingData:
-    """Build the leak-free ranking table from a simulator :class:`Dataset` (needs
-    ``extras["impressions"]``, ``extras["searches"]``, ``items`` and ``users``)."""
-    if "impressions" not in ds.extras:
+    """Build the leak-free ranking table (see module docstring) from a simulator
+    :class:`Dataset`: ``interactions`` (the watch log, homepage watches included),
+    ``extras["impressions"]`` and ``["searches"]``, ``items`` and ``users``.  Rows are
+    sorted by (timestamp, slate_id, position); ``truth`` follows the same order."""
+    imp = ds.extras.get("impressions")
+    if imp is None:
         raise ValueError(f"{ds.name}: no impressions to rank (only the simulator logs them)")
     if ds.items is None or ds.users is None:
         raise ValueError(f"{ds.name}: ranking features need the items and users tables")
-    imp = ds.extras["impressions"].sort_values(["timestamp", "slate_id", "position"], kind="stable").reset_index(drop=True)
-    watches = ds.interactions
-    searches = ds.extras.get("searches")
+    missing = {"channel_id", "topic", "upload_time", "duration", "language"} - set(ds.items.columns)
+    if missing or not isinstance(ds.items["topic"].dtype, pd.CategoricalDtype):
+        raise ValueError(f"{ds.name}: items need channel_id, a categorical topic, upload_time, duration and language")
+    imp = imp.sort_values(["timestamp", "slate_id", "position"], kind="stable").reset_index(drop=True)
     videos = ds.items.set_index("item_id")
-    n_items = int(max(videos.index.max(), imp["item_id"].max(), watches["item_id"].max()) + 1) if len(videos) else 0
+    if not imp["item_id"].isin(videos.index).all():
+        raise ValueError(f"{ds.name}: an impression shows a video missing from the items table")
+    watches, searches = ds.interactions, ds.extras.get("searches")
+    topics = videos["topic"].cat.categories
 
     user = imp["user_id"].to_numpy(dtype=np.int64)
     item = imp["item_id"].to_numpy(dtype=np.int64)
     t = imp["timestamp"].to_numpy(dtype=np.int64)
-    channel_of = _lookup(videos["channel_id"], n_items, NONE_ID).astype(np.int64)
-    topic_codes = videos["topic"].cat.codes if isinstance(videos["topic"].dtype, pd.CategoricalDtype) else pd.Series(
-        pd.Categorical(videos["topic"]).codes, index=videos.index)
-    topic_of = _lookup(topic_codes, n_items, -1).astype(np.int64)
-    upload_of = _lookup(videos["upload_time"], n_items, 0).astype(np.int64)
-
     w_user = watches["user_id"].to_numpy(dtype=np.int64)
     w_item = watches["item_id"].to_numpy(dtype=np.int64)
     w_t = watches["timestamp"].to_numpy(dtype=np.int64)
+    # Dense per-video lookups (ids index arrays), so joins are array indexing.
+    n_items = int(max(videos.index.max(), w_item.max(initial=0)) + 1)
+    channel_of = _lookup(videos["channel_id"], n_items)
+    topic_of = _lookup(videos["topic"].cat.codes, n_items)
+    upload_of = _lookup(videos["upload_time"], n_items)
 
     out: dict[str, object] = {c: imp[c].to_numpy() for c in KEY_COLUMNS}
     out["item_id"] = item
 
-    # Last watch of any video by this user.
     _, last = events_before(w_user, w_t, user, t)
     out["last_watched_item_id"] = np.where(last >= 0, w_item[np.maximum(last, 0)], NONE_ID)
 
-    # Last search query.
-    topics = videos["topic"].cat.categories if isinstance(videos["topic"].dtype, pd.CategoricalDtype) else pd.Index(sorted(videos["topic"].unique()))
     if searches is not None and len(searches):
         s_tokens = searches["tokens"].to_numpy()
-        _, last = events_before(searches["user_id"].to_numpy(dtype=np.int64), searches["timestamp"].to_numpy(dtype=np.int64), user, t)
-        has = last >= 0
-        tokens = np.empty(len(imp), dtype=object)
-        tokens[has] = s_tokens[last[has]]
-        tokens[~has] = [[] for _ in range(int((~has).sum()))]  # one list each: never shared
-        first_token = pd.Series([tok[0] if len(tok) else None for tok in tokens], dtype=object)
-        query_topic = first_token.str.rsplit("_", n=1).str[0]
+        s_user = searches["user_id"].to_numpy(dtype=np.int64)
+        _, last = events_before(s_user, searches["timestamp"].to_numpy(dtype=np.int64), user, t)
     else:
-        tokens = np.empty(len(imp), dtype=object)
-        tokens[:] = [[] for _ in range(len(imp))]
-        query_topic = pd.Series([None] * len(imp), dtype=object)
-    out["last_search_tokens"] = tokens
-    out["last_search_topic"] = pd.Categorical(query_topic, categories=topics)
+        s_tokens, last = np.empty(0, dtype=object), np.full(len(imp), -1, np.int64)
+    # Fresh lists, one per row: editing a row must not edit the searches table or other rows.
+    tokens = [list(s_tokens[j]) if j >= 0 else [] for j in last]
+    first_token = pd.Series([tok[0] if tok else None for tok in tokens], dtype=object)
+    out["last_search_tokens"] = pd.Series(tokens, dtype=object).to_numpy()
+    # Query tokens are "<topic>_<word>" or generic words; the first one is the topical one.
+    out["last_search_topic"] = pd.Categorical(first_token.str.rsplit("_", n=1).str[0], categories=topics)
 
-    # User demographics.
     users = ds.users.set_index("user_id")
     for col in ("age_bucket", "gender", "country", "device", "logged_in"):
         if col in users.columns:
-            out[col] = users[col].reindex(user).to_numpy() if not isinstance(users[col].dtype, pd.CategoricalDtype) \
-                else pd.Categorical(users[col].reindex(user), categories=users[col].cat.categories)
+            out[col] = users[col].reindex(user).array  # .array keeps a Categorical categorical
 
-    # Video features.
     out["channel_id"] = channel_of[item]
     out["topic"] = pd.Categorical.from_codes(topic_of[item], categories=topics)
-    if "language" in videos.columns:
-        out["language"] = pd.Categorical(videos["language"].reindex(item))
+    out["language"] = videos["language"].reindex(item).array
     out["duration"] = videos["duration"].reindex(item).to_numpy()
     out["video_age_days"] = (t - upload_of[item]) / DAY
 
-    # User-video relationship: earlier watches of the channel / topic, earlier impressions
-    # of this video.  Pairs are folded into one int64 group id (user * size + value).
-    n_channels = int(max(channel_of.max(initial=0), 0) + 1)
-    n_topics = len(topics)
-    for name, of, size in (("channel", channel_of, n_channels), ("topic", topic_of, n_topics)):
+    # User-video relationship (section 4.1).  A (user, channel) pair is folded into one
+    # int64 group id, user * n_channels + channel, and likewise for topics and videos.
+    for name, of in (("channel", channel_of), ("topic", topic_of)):
+        size = np.int64(of.max(initial=0) + 1)
         count, last = events_before(w_user * size + of[w_item], w_t, user * size + of[item], t)
         out[f"{name}_watches"] = count
         out[f"days_since_{name}_watch"] = _days_since(t, w_t, last)
-    i_user = imp["user_id"].to_numpy(dtype=np.int64)
-    count, last = events_before(i_user * n_items + item, t, user * n_items + item, t)
+    pair = user * np.int64(n_items) + item
+    count, last = events_before(pair, t, pair, t)
     out["previous_impressions"] = count
     out["days_since_impression"] = _days_since(t, t, last)
 
     out[LABEL] = imp[LABEL].to_numpy()
     out[WEIGHT] = imp[WEIGHT].to_numpy()
-    columns = list(KEY_COLUMNS) + [c for c in FEATURES if c in out] + [LABEL, WEIGHT]
-    table = pd.DataFrame({c: out[c] for c in columns})
-    truth = imp[[c for c in TRUTH_COLUMNS if c in imp.columns]].reset_index(drop=True)
+    table = pd.DataFrame({c: out[c] for c in (*KEY_COLUMNS, *FEATURES, LABEL, WEIGHT) if c in out})
+    truth = imp[[c for c in TRUTH_COLUMNS if c in imp.columns]]
     return RankingData(table=table, truth=truth)
 
 
-def _lookup(series: pd.Series, size: int, fill: int) -> np.ndarray:
-    """Dense array ``a[id] = series[id]`` over ids ``0..size-1`` (``fill`` where missing)."""
-    out = np.full(size, fill, dtype=np.int64)
-    idx = series.index.to_numpy(dtype=np.int64)
-    out[idx] = series.to_numpy(dtype=np.int64)
+def _lookup(series: pd.Series, size: int) -> np.ndarray:
+    """(size,) int64 dense array with ``a[id] = series[id]`` (``-1`` for ids not in the index)."""
+    out = np.full(size, -1, dtype=np.int64)
+    out[series.index.to_numpy(dtype=np.int64)] = series.to_numpy(dtype=np.int64)
     return out
 
 

@@ -569,6 +569,14 @@ def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_f
     topic = _categorical(rng, mix)
     chooser = _Chooser(cfg, videos, latent, video_factors, user_factors, user_lang)
     item = chooser.choose(rng, user, topic, t, 0.5 * cfg.beta)
+    # A slate shows a video once: re-draw repeats, topic included (a topic's few fresh hits
+    # would come up again), a few times; a tiny catalogue may keep some.
+    for _ in range(16):
+        dup = np.flatnonzero(pd.DataFrame({"s": slate, "i": item}).duplicated().to_numpy())
+        if not len(dup):
+            break
+        topic[dup] = _categorical(rng, mix[dup])
+        item[dup] = chooser.choose(rng, user[dup], topic[dup], t[dup], 0.5 * cfg.beta)
 
     mu, sd = _match_stats(user_factors, video_factors, rng)
     match_z = (np.einsum("nd,nd->n", user_factors[user], video_factors[item]) - mu) / sd
