@@ -8,6 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -52,7 +54,7 @@ def test_info_ml100k_with_root(tmp_path):
 
     (root / "u.data").write_text("1\t10\t4\t881250949\n2\t10\n")
     assert one_line_error(run("info", "ml-100k", "--root", str(root))) == (
-        f"{root / 'u.data'}: line 2: rating is missing (1 bad row; truncated or corrupt file?)"
+        f"{root / 'u.data'}: line 2: expected 4 tab-separated fields, found 2"
     )
     (root / "u.data").unlink()
     assert one_line_error(run("info", "ml-100k", "--root", str(root))) == f"{root / 'u.data'}: file not found"
@@ -81,3 +83,59 @@ def test_download_with_bad_archive_keeps_cache(tmp_path):
     assert line.endswith("; cache left unchanged")
     assert cached.read_bytes() == b"whatever was there before"
     assert [p.name for p in cache.iterdir()] == ["ml-100k.zip"]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``folder`` with its bytes and modification time, to prove nothing was written."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# One bad file per format: (dataset, file, its valid content, the same cut or corrupted, line, problem).
+BAD_FILES = [
+    ("ml-100k", "u.data", "1\t10\t4\t881250949\n2\t10\t3\t881250950\n2\t11\t5\t881250951\n",
+     "1\t10\t4\t881250949\n2\t10\t3\t881250950\n2\t11\t4", 3,
+     "last line cut short (no newline at end of file): expected 4 tab-separated fields, found 3"),
+    ("ml-100k", "u.data", "1\t10\t4\t881250949\n2\t10\t3\t881250950\n",
+     "1\t10\t4\t881250949\n2\t10\t9\t881250950\n", 2, "rating '9' is not on the 1..5 scale (whole stars)"),
+    ("ml-1m", "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n",
+     "1::1193::5::978300760\n1::661::3::97830", 2,
+     "last line cut short (no newline at end of file): timestamp '97830' is shorter than every other timestamp"),
+    ("ml-1m", "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n",
+     "1::1193::5::978300760\n-1::661::3::978302109\n", 2, "user_id '-1' is negative"),
+    ("ml-latest-small", "ratings.csv", "userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5,964981247\r\n",
+     "userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5\r\n", 3,
+     "expected 4 comma-separated fields, found 3"),
+    ("ml-latest-small", "ratings.csv", "userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5,964981247\r\n",
+     "userId,movieId,rating,timestamp\r\n1,1,4.0,9649x2703\r\n1,3,4.5,964981247\r\n", 2,
+     "timestamp '9649x2703' is not a number"),
+]
+
+
+@pytest.mark.parametrize("name, file, good, bad, line_no, problem", BAD_FILES,
+                         ids=[f"{c[1]}-line{c[4]}" for c in BAD_FILES])
+def test_info_bad_file_exits_2_with_one_line_and_writes_nothing(tmp_path, name, file, good, bad, line_no, problem):
+    root = tmp_path / name
+    root.mkdir()
+    (root / file).write_text(good, newline="")
+    assert last_json(run("info", name, "--root", str(root)))["interactions"] == good.count("\n") - (name == "ml-latest-small")
+    (root / file).write_text(bad, newline="")
+    before = snapshot(root)
+    assert one_line_error(run("info", name, "--root", str(root))) == f"{root / file}: line {line_no}: {problem}"
+    assert snapshot(root) == before
+
+
+def test_info_bad_file_in_download_cache_leaves_cache_unchanged(tmp_path):
+    cache = tmp_path / "cache"
+    folder = cache / "ml-100k"
+    folder.mkdir(parents=True)
+    (cache / "ml-100k.zip").write_bytes(b"the archive this folder was unpacked from")
+    (folder / "u.data").write_text("1\t10\t4\t881250949\n2\t10\t3\t881250950\n2\t11\t4\t8812")  # cut mid-line
+    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n")
+    before = snapshot(cache)
+    line = one_line_error(run("info", "ml-100k", YTDNN_CACHE=str(cache), YTDNN_DATA=str(tmp_path / "none")))
+    assert line == (
+        f"{folder / 'u.data'}: line 3: last line cut short (no newline at end of file): "
+        "timestamp '8812' is shorter than every other timestamp"
+    )
+    assert snapshot(cache) == before
