@@ -279,3 +279,12 @@ def test_history_knobs_off_remove_the_channel_and_churn_signals(small):
         churn.append(p[ign >= 1].mean() / p[ign == 0].mean())
     assert channel[0] > 1.5 * channel[1], channel
     assert churn[0] < 0.7 * churn[1], churn
+
+
+@pytest.mark.parametrize("sizes", [dict(n_watches=0, n_slates=30), dict(n_watches=500, n_slates=0), dict(n_watches=0, n_slates=0)])
+def test_empty_logs_work(sizes):
+    w = simulate(n_users=50, n_videos=40, seed=2, **sizes)
+    assert len(w.impressions) == 10 * sizes["n_slates"] and len(w.impression_history) == len(w.impressions)
+    assert len(w.watches) == sizes["n_watches"] + w.impressions["clicked"].sum()
+    if sizes["n_watches"] == 0:  # no organic history: clicks only see earlier clicks
+        assert (w.watches["source"] == "homepage").all()

@@ -164,7 +164,7 @@ def ranking_table(ds: Dataset) -> RankingData:
     out["item_id"] = item
 
     _, last = events_before(w_user, w_t, user, t)
-    out["last_watched_item_id"] = np.where(last >= 0, w_item[np.maximum(last, 0)], NONE_ID)
+    out["last_watched_item_id"] = np.where(last >= 0, w_item[np.maximum(last, 0)], NONE_ID) if len(w_item) else np.full(len(imp), NONE_ID)
 
     if searches is not None and len(searches):
         s_tokens = searches["tokens"].to_numpy()

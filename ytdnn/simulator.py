@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .ranking_data import events_before  # the same "strictly before" the ranking table uses
 from .schema import Dataset
 
 DAY = 86_400
@@ -543,8 +544,10 @@ def _make_searches(cfg, rng, sess, sess_user, sess_start, sess_topic, topic_name
     return searches.sort_values(["timestamp", "user_id"], kind="stable").reset_index(drop=True)
 
 
-def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_factors, user_lang, activity, device,
-                      organic, searches, search_topic, n_sessions):
+def _make_impressions(
+    cfg, rng, videos, latent, video_factors, user_pref, user_factors, user_lang, activity, device,
+    organic: pd.DataFrame, searches: pd.DataFrame, search_topic: np.ndarray, n_sessions: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Homepage slates chosen by an imperfect old recommender, with clicks and watch time.
 
     Returns ``(impressions, homepage, history)``: the impression log (n_slates * slate_size
@@ -673,7 +676,10 @@ def _make_impressions(cfg, rng, videos, latent, video_factors, user_pref, user_f
     return impressions, homepage, history
 
 
-def _impression_history(cfg, videos, user, item, t, slate, slate_user, organic, searches, search_topic):
+def _impression_history(
+    cfg: SimConfig, videos: pd.DataFrame, user: np.ndarray, item: np.ndarray, t: np.ndarray, slate: np.ndarray,
+    slate_user: np.ndarray, organic: pd.DataFrame, searches: pd.DataFrame, search_topic: np.ndarray,
+) -> dict[str, np.ndarray]:
     """What the click model needs that does not depend on earlier clicks, for n impressions.
 
     * ``organic_channel_watches`` (n,) int64 and ``organic_last_channel`` (n,) int64 (time,
@@ -685,8 +691,6 @@ def _impression_history(cfg, videos, user, item, t, slate, slate_user, organic, 
     * ``channel_group``, ``item_group`` (n,) int64: (user, channel) and (user, video)
       folded into one id each, for :func:`_blocks`.
     """
-    from .ranking_data import events_before  # the same "strictly before" the ranking table uses
-
     channel_of = videos["channel_id"].to_numpy().astype(np.int64)
     topic_of = videos["topic"].cat.codes.to_numpy().astype(np.int64)
     n_ch, n_items = np.int64(channel_of.max() + 1), np.int64(len(channel_of))
@@ -695,10 +699,10 @@ def _impression_history(cfg, videos, user, item, t, slate, slate_user, organic, 
     w_t = organic["timestamp"].to_numpy()
     ch_group = user * n_ch + channel_of[item]
     count, last = events_before(w_user * n_ch + channel_of[w_item], w_t, ch_group, t)
-    last_time = np.where(last >= 0, w_t[np.maximum(last, 0)], -1)
+    last_time = _take_or(w_t, last, -1)
 
     _, last_search = events_before(searches["user_id"].to_numpy(), searches["timestamp"].to_numpy(), user, t)
-    search_on_topic = (last_search >= 0) & (search_topic[np.maximum(last_search, 0)] == topic_of[item])
+    search_on_topic = _take_or(search_topic, last_search, -1) == topic_of[item]
 
     # Slates are in time order; a stable sort by user keeps each user's slates in that order.
     by_user = np.argsort(slate_user, kind="stable")
@@ -718,18 +722,25 @@ def _impression_history(cfg, videos, user, item, t, slate, slate_user, organic, 
     }
 
 
-def _blocks(group: np.ndarray, t: np.ndarray):
+def _take_or(values: np.ndarray, index: np.ndarray, fill: int) -> np.ndarray:
+    """``values[index]`` where ``index >= 0``, else ``fill`` (also when ``values`` is empty)."""
+    if not len(values):
+        return np.full(len(index), fill, dtype=np.int64)
+    return np.where(index >= 0, values[np.maximum(index, 0)], fill)
+
+
+def _blocks(group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sort impressions by (group, time); impression j's strictly earlier same-group
     impressions are ``order[lo[j] : lo[j] + count[j]]``.  Returns ``(order, lo, count)``."""
-    from .ranking_data import events_before
-
     order = np.lexsort((t, group))
     lo = np.searchsorted(group[order], group, side="left")
     count, _ = events_before(group, t, group, t)
     return order, lo, count
 
 
-def _clicks_before(clicked: np.ndarray, blocks, rows: np.ndarray, want_last: bool = False):
+def _clicks_before(
+    clicked: np.ndarray, blocks: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, want_last: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """For impressions ``rows``: how many of their earlier same-group impressions were
     clicked, and (``want_last``) the index of the latest clicked one (-1 if none; else
     None).  Only impressions of earlier slates can be earlier, and those are final when
