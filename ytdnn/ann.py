@@ -1,0 +1,154 @@
+"""Approximate nearest-neighbour indexes for serving candidate generation (paper §3.2).
+
+The candidate network scores video ``j`` for a user with an inner product of a query vector
+and a video vector (the softmax's row and bias).  Serving is therefore maximum-inner-product
+search (MIPS) over the catalogue.  This module builds FAISS indexes for it and measures them:
+
+* :func:`exact_index`: ``IndexFlatIP``, every item scored (the exact answer, FAISS's speed);
+* :func:`ivf_index`: ``IndexIVFFlat`` with inner product; ``nlist`` k-means cells (default
+  ``4 * sqrt(V)``) and ``nprobe`` cells visited per query, the speed/recall knob;
+* :func:`hnsw_index`: ``IndexHNSWFlat`` with inner product; ``M`` links per node and
+  ``efSearch`` (the search beam), the speed/recall knob;
+* :func:`measure`: recall@k against the exact top-k and queries per second, with queries
+  sent one at a time (``mode="single"``, as an online server receives them) or in batches
+  (``mode="batch"``, as an offline job sends them).
+
+Every search function here has the FAISS signature ``search(queries (n, D) float32, k) ->
+(scores (n, k), ids (n, k))``; ids are row numbers of the indexed items, ``-1`` for "none".
+Timings depend on the thread count, so set it with :func:`set_threads` and report it.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import faiss
+import numpy as np
+import torch
+
+SearchFn = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def set_threads(n: int) -> int:
+    """Use ``n`` threads in FAISS (OpenMP) and in torch; returns ``n`` for the report.
+
+    Both libraries default to every core, which on a shared machine oversubscribes it and
+    makes timings meaningless; fixing the count makes two runs comparable.
+    """
+    faiss.omp_set_num_threads(n)
+    torch.set_num_threads(n)
+    return n
+
+
+def _as_f32(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    """FAISS wants C-contiguous float32 rows."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def exact_index(items: np.ndarray | torch.Tensor) -> faiss.IndexFlatIP:
+    """Brute-force inner-product index over ``items`` (V, D)."""
+    items = _as_f32(items)
+    index = faiss.IndexFlatIP(items.shape[1])
+    index.add(items)
+    return index
+
+
+def default_nlist(n_items: int) -> int:
+    """The usual rule of thumb, about ``4 * sqrt(V)`` cells (400 for 10k items, 1265 for 100k)."""
+    return max(1, min(n_items, int(round(4 * math.sqrt(n_items)))))
+
+
+def ivf_index(items: np.ndarray | torch.Tensor, nlist: int | None = None, nprobe: int = 8, *,
+              niter: int = 10, seed: int = 0) -> faiss.IndexIVFFlat:
+    """Inverted-file index over ``items`` (V, D): k-means into ``nlist`` cells, inner product.
+
+    A query scores only the items of the ``nprobe`` cells whose centroids have the largest
+    inner product with it.  ``niter`` k-means iterations (10 is plenty for serving: cells only
+    need to be roughly right, the visited items are scored exactly) and ``seed`` fix training.
+    """
+    items = _as_f32(items)
+    nlist = nlist or default_nlist(len(items))
+    quantizer = faiss.IndexFlatIP(items.shape[1])
+    index = faiss.IndexIVFFlat(quantizer, items.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = niter
+    index.cp.seed = seed
+    # The catalogue is what it is: train on all of it without FAISS's "too few points" warning.
+    index.cp.min_points_per_centroid = 1
+    index.train(items)
+    index.add(items)
+    index.nprobe = nprobe  # FAISS's Python wrapper keeps ``quantizer`` alive with the index
+    return index
+
+
+def hnsw_index(items: np.ndarray | torch.Tensor, M: int = 32, ef_search: int = 64,
+               ef_construction: int = 80) -> faiss.IndexHNSWFlat:
+    """Hierarchical navigable small-world graph over ``items`` (V, D), inner product.
+
+    ``M`` neighbours per node (memory and build time grow with it), ``ef_construction`` the
+    beam while building, ``ef_search`` the beam while searching (set it later with
+    :func:`set_ef_search`).  The graph is built in a fixed insertion order, but FAISS adds
+    nodes in parallel, so with more than one thread two builds may differ slightly.
+    """
+    items = _as_f32(items)
+    index = faiss.IndexHNSWFlat(items.shape[1], M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef_construction
+    index.add(items)
+    index.hnsw.efSearch = ef_search
+    return index
+
+
+def set_nprobe(index: faiss.IndexIVF, nprobe: int) -> faiss.IndexIVF:
+    """Visit ``nprobe`` cells per query (more: slower, higher recall)."""
+    index.nprobe = nprobe
+    return index
+
+
+def set_ef_search(index: faiss.IndexHNSW, ef_search: int) -> faiss.IndexHNSW:
+    """Search beam width ``efSearch`` (at least k; more: slower, higher recall)."""
+    index.hnsw.efSearch = ef_search
+    return index
+
+
+def search_fn(index: faiss.Index) -> SearchFn:
+    """``index.search`` with float32 conversion: ``(queries (n, D), k) -> (scores, ids)``."""
+    def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return index.search(_as_f32(queries), k)
+    return search
+
+
+def recall_at_k(ids: np.ndarray, exact_ids: np.ndarray, k: int = 10) -> float:
+    """Mean over queries of ``|top-k found ∩ exact top-k| / k``; ``ids`` (n, >=k) and
+    ``exact_ids`` (n, >=k) are item rows, ``-1`` entries never match."""
+    ids, exact_ids = np.asarray(ids)[:, :k], np.asarray(exact_ids)[:, :k]
+    if ids.shape[0] != exact_ids.shape[0]:
+        raise ValueError(f"{ids.shape[0]} result rows for {exact_ids.shape[0]} exact rows")
+    hits = sum(len(np.intersect1d(a[a >= 0], b)) for a, b in zip(ids, exact_ids))
+    return hits / (k * len(ids)) if len(ids) else float("nan")
+
+
+def measure(index_search_fn: SearchFn, queries: np.ndarray | torch.Tensor, exact_ids: np.ndarray, k: int = 10,
+            mode: str = "single", batch: int = 1000, warmup: int = 5) -> dict[str, float]:
+    """Recall@k of ``index_search_fn`` against ``exact_ids`` (n, >=k) and its throughput.
+
+    ``mode="single"`` sends the n ``queries`` (n, D) one at a time, as an online server gets
+    them; ``mode="batch"`` sends ``batch`` at a time, as an offline job would.  The first
+    ``warmup`` calls are not timed (first-touch page faults and thread start-up).
+    Returns ``{"recall": ..., "qps": ..., "seconds": ..., "n_queries": n}``.
+    """
+    q = _as_f32(queries)
+    if mode not in ("single", "batch"):
+        raise ValueError(f"mode must be 'single' or 'batch', got {mode!r}")
+    step = 1 if mode == "single" else batch
+    for i in range(min(warmup if mode == "single" else min(warmup, 1), len(q))):
+        index_search_fn(q[i * step:(i + 1) * step], k)
+    out = []
+    start = time.perf_counter()
+    for i in range(0, len(q), step):
+        out.append(np.asarray(index_search_fn(q[i:i + step], k)[1]))
+    seconds = time.perf_counter() - start
+    ids = np.concatenate(out) if out else np.zeros((0, k), np.int64)
+    return {"recall": recall_at_k(ids, exact_ids, k), "qps": len(q) / seconds if seconds > 0 else float("inf"),
+            "seconds": seconds, "n_queries": len(q)}
