@@ -5,7 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: venv demo test lab release autograde expected sync clean
+.PHONY: venv demo test start lab release autograde expected sync bundle clean
+
+# JupyterLab refuses to run as root unless told; a root user in a container is common, so say it.
+LAB_ARGS ?= $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +27,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Students and self-study learners: your own copies of the notebooks, in workspace/ (never overwritten).
+start: $(STAMP)
+	$(PY) -m autograder.workspace
+	cd workspace && ../$(VENV)/bin/jupyter lab $(LAB_ARGS)
+
+# Instructors: the whole course (source notebooks hold the answers).
 lab: $(STAMP)
-	cd course && ../$(VENV)/bin/jupyter lab
+	cd course && ../$(VENV)/bin/jupyter lab $(LAB_ARGS)
 
 release: $(STAMP)
 	$(PY) -m autograder.release
@@ -39,5 +48,8 @@ expected: $(STAMP)
 sync: $(STAMP)
 	$(PY) -m solutions.sync
 
+bundle: $(STAMP)
+	$(PY) -m autograder.bundle
+
 clean:
-	rm -rf build course/gradebook.db course/autograded course/feedback
+	rm -rf build course/gradebook.db course/autograded course/feedback course/grading

@@ -1,9 +1,11 @@
 """The course's main job on built-in data: ``make demo``.
 
-1. regenerate the student release (``course/release``) from the instructor notebooks;
+1. regenerate the student release (``course/release``) from the instructor notebooks (refusing to
+   overwrite a release notebook someone has worked in);
 2. execute every source notebook end to end (executed copies go to ``build/demo/executed``);
-3. autograde the sample submissions of ``tests/submissions`` in a scratch copy of the course
-   (``build/demo/course``), with feedback and a grades CSV;
+3. autograde the sample submissions (``autograder.samples``: honest work and one hostile notebook
+   per known attack) in a scratch copy of the course (``build/demo/course``), each in a bubblewrap
+   sandbox, with the comparator deciding the points, feedback and a grades CSV;
 4. print the gradebook.
 """
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import release
+from . import release, samples
 from .course import COURSE, REPO, assignments, scratch_course
 from .execute import run_notebook
 from .grade import grade_all, print_gradebook
+from .sandbox import bwrap_path
 
 BUILD = REPO / "build" / "demo"
-SAMPLES = REPO / "tests" / "submissions"
 
 
 def main() -> None:
@@ -28,15 +30,25 @@ def main() -> None:
         for nb in sorted((COURSE / "source" / assignment).glob("*.ipynb")):
             seconds = run_notebook(nb, BUILD / "executed" / assignment / nb.name)
             print(f"    {assignment}/{nb.name}: ran in {seconds:.1f} s", flush=True)
-    print("3/4 autograding the sample submissions", flush=True)
-    course = scratch_course(BUILD / "course", SAMPLES)
-    rows = grade_all(course)
+    sandbox = bool(bwrap_path())
+    if not sandbox:
+        print("\n" + "!" * 78 + "\n!! bubblewrap is not installed: the demo grades the samples UNSANDBOXED.\n"
+              "!! Hostile samples then run with your user's rights. Install it: sudo apt-get install bubblewrap\n"
+              + "!" * 78 + "\n", flush=True)
+    print("3/4 autograding the sample submissions" + ("" if sandbox else " (NO SANDBOX)"), flush=True)
+    course = scratch_course(BUILD / "course")
+    expected = samples.build(course / "submitted")
+    rows = grade_all(course, sandbox=sandbox, force=True)
     print("4/4 gradebook", end="")
     print_gradebook(rows)
     print(f"\ngrades CSV: {(course / 'grades.csv').relative_to(REPO)}; "
           f"feedback: {(course / 'feedback').relative_to(REPO)}/<student>/<assignment>/*.html")
-    if any(r.status != "ok" for r in rows if r.student in {"complete", "blank", "task1_only"}):
-        sys.exit("a sample submission did not grade cleanly")
+    wrong = [f"{r.student}: {r.score:g} {r.status} (expected {expected[r.student][0]:g} {expected[r.student][1]})"
+             for r in rows if r.student in expected and (r.score, r.status) != expected[r.student]]
+    if wrong:
+        sys.exit("samples graded unexpectedly:\n  " + "\n  ".join(wrong))
+    print(f"every sample got the score and status it must get ({len(expected)} samples, "
+          f"{sum(1 for s in expected if s not in ('complete', 'blank', 'task1_only', 'honest_habits', 'deleted_tests'))} hostile)")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def failure(cell) -> tuple[str, str] | None:
         if out.get("output_type") != "error":
             continue
         text = f"{out.get('ename', '')}: {out.get('evalue', '')}"
-        if out.get("ename") == "CellTimeoutError":
+        # The runner interrupts a cell only when it runs past its limit.
+        if out.get("ename") in ("CellTimeoutError", "KeyboardInterrupt"):
             return "timeout", text
         if any(sign in text for sign in MEMORY_SIGNS):
             return "memory", text

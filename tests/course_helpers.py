@@ -5,5 +5,5 @@ from autograder.course import COURSE, REPO, scratch_course  # noqa: F401 (re-exp
 
 
 def committed_notebooks() -> list[Path]:
-    skip = {".venv", ".ipynb_checkpoints", "build", "submitted", "autograded", "feedback"}
+    skip = {".venv", ".ipynb_checkpoints", "build", "submitted", "autograded", "feedback", "workspace", "grading"}
     return sorted(p for p in REPO.rglob("*.ipynb") if not skip & set(p.relative_to(REPO).parts))

@@ -7,8 +7,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from autograder import networks as checks
-from autograder.report import CheckFailed
+from autograder.checks import networks as checks
+from autograder.checks.report import CheckFailed
+from autograder.comparator import judge, read_record_files
 from solutions import DeepCandidateGenerationModel as RefCandidate, DeepRankingModel as RefRanking
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,7 +78,7 @@ def test_reference_and_an_independent_style_pass(capsys):
     checks.check_ranking(RefRanking)
     out = capsys.readouterr().out
     assert "Task 1 check passed" in out and "Task 2 check passed" in out
-    assert "Hidden tests will also try other sizes" in out
+    assert "this check's points come from the same example with another seed" in out
     assert "All tests passed" not in out
 
 
@@ -188,41 +189,90 @@ def test_squeezed_output():
     assert "expected (12, 1), got (12,)" in msg and "no squeeze" in msg
 
 
-# --- hidden tests -------------------------------------------------------------------------------
+# --- more hints ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", ["sizes_a", "sizes_b", "one_layer", "batch_of_one", "one_item_histories"])
-def test_hidden_candidate_cases_pass_the_reference_and_fail_a_bug(case, monkeypatch):
-    # The reference lives in `solutions`, which the integrity check refuses; pretend it is the
-    # student's own class, as it is when copied into the source notebook.
-    monkeypatch.setattr(checks, "_check_own_code", lambda cls: None)
-    checks.check_candidate_generation_case(RefCandidate, case)
-    with pytest.raises(CheckFailed):
-        checks.check_candidate_generation_case(SumNotMean if case in ("sizes_a", "sizes_b", "one_layer") else NoSoftmax, case)
+class LogSoftmax(RefCandidate):
+    def forward(self, user_histories):
+        return torch.log(super().forward(user_histories))
 
 
-@pytest.mark.parametrize("case", ["sizes_a", "sizes_b", "one_layer", "one_scored_item", "one_item_history"])
-def test_hidden_ranking_cases(case, monkeypatch):
-    monkeypatch.setattr(checks, "_check_own_code", lambda cls: None)
-    checks.check_ranking_case(RefRanking, case)
-    with pytest.raises(CheckFailed):
-        checks.check_ranking_case(NoOutputBias, case)
+class PaddingIdx(RefCandidate):
+    def __init__(self, n_items, embedding_dim, hidden_dim, n_hidden_layers, seed):
+        super().__init__(n_items, embedding_dim, hidden_dim, n_hidden_layers, seed)
+        torch.manual_seed(seed)
+        self.embedding = nn.Embedding(n_items, embedding_dim, padding_idx=0)
 
 
-def test_gradient_checks(monkeypatch):
-    monkeypatch.setattr(checks, "_check_own_code", lambda cls: None)
-    checks.check_candidate_generation_gradients(RefCandidate)
-    checks.check_ranking_gradients(RefRanking)
+class FirstLayerTooNarrow(RefRanking):
+    def __init__(self, n_items, embedding_dim, hidden_dim, n_hidden_layers, seed):
+        super().__init__(n_items, embedding_dim, hidden_dim, n_hidden_layers, seed)
+        first = self.hidden[0]
+        self.hidden[0] = nn.Linear(embedding_dim, first.out_features, bias=False)
 
+
+def test_log_softmax_is_named():
+    assert "not log_softmax" in failure(checks.check_candidate_generation, LogSoftmax)
+
+
+def test_padding_idx_is_named_not_creation_order():
+    msg = failure(checks.check_candidate_generation, PaddingIdx)
+    assert "padding_idx" in msg and "item 0 is a real item" in msg
+
+
+def test_ranking_first_layer_takes_the_concatenation():
+    msg = failure(checks.check_ranking, FirstLayerTooNarrow)
+    assert "2·embedding_dim = 6" in msg and "nn.Linear(6, 48, bias=False)" in msg
+
+
+# --- graded cases: recorded in the notebook, judged by the comparator ----------------------------
+
+def graded(tmp_path, monkeypatch, task1, task2) -> dict:
+    monkeypatch.setenv("YTDNN_RECORDS", str(tmp_path))
+    for grade_id in checks.TESTS:
+        checks.record_test(grade_id, task1 if "task1" in grade_id else task2)
+    return judge(checks.ASSIGNMENT, read_record_files(tmp_path))
+
+
+def test_the_reference_passes_every_graded_case(tmp_path, monkeypatch):
+    verdicts = graded(tmp_path, monkeypatch, RefCandidate, RefRanking)
+    assert {g: v.passed for g, v in verdicts.items()} == {g: True for g in checks.TESTS}
+
+
+def test_each_bug_fails_the_graded_cases_it_should(tmp_path, monkeypatch):
+    verdicts = graded(tmp_path, monkeypatch, SumNotMean, NoOutputBias)
+    # Sum and mean agree on one-item histories, so only those cases match.
+    assert not verdicts["test_task1_sizes"].passed and not verdicts["test_task1_seed"].passed
+    assert "one-item histories: matched" in verdicts["test_task1_batches"].message()
+    assert "values differ" in verdicts["test_task1_sizes"].message()
+    assert not any(v.passed for g, v in verdicts.items() if g.startswith("test_task2") and g != "test_task2_gradients")
+
+
+def test_comparator_feedback_never_shows_expected_values(tmp_path, monkeypatch):
+    verdicts = graded(tmp_path, monkeypatch, NoSoftmax, Squeezed)
+    text = "\n".join(v.message() for v in verdicts.values())
+    assert "expected 0." not in text and "at [" not in text
+    assert "shape differs (got (5,), expected (5, 1))" in text
+
+
+def test_gradient_cases(tmp_path, monkeypatch):
     class Detached(RefCandidate):
         def forward(self, user_histories):
             return super().forward(user_histories).detach()
-    msg = failure(checks.check_candidate_generation_gradients, Detached)
-    assert "does not require grad" in msg
+    verdicts = graded(tmp_path, monkeypatch, Detached, TwoTables)
+    assert "raised" in verdicts["test_task1_gradients"].message()
+    assert "found 2" in verdicts["test_task2_gradients"].message()
 
 
-def test_borrowed_reference_class_is_refused():
-    msg = failure(checks.check_candidate_generation_gradients, RefCandidate)
-    assert "reference solutions package" in msg
+def test_a_missing_or_forged_record_scores_nothing(tmp_path, monkeypatch):
+    graded(tmp_path, monkeypatch, RefCandidate, RefRanking)
+    (tmp_path / "task1.sizes_a.npz").unlink()
+    (tmp_path / "task1.gradients.npz").write_bytes(b"not a zip")
+    (tmp_path / "task2.seed_variant.npz").unlink()
+    (tmp_path / "task2.seed_variant.npz").symlink_to(REPO / "autograder" / "hidden" / "01_networks.json")
+    verdicts = judge(checks.ASSIGNMENT, read_record_files(tmp_path))
+    assert "not recorded" in verdicts["test_task1_sizes"].message() and not verdicts["test_task1_sizes"].passed
+    assert "unreadable record" in verdicts["test_task1_gradients"].message()
+    assert "unreadable record" in verdicts["test_task2_seed"].message()
 
 
 def test_failure_renders_without_traceback():

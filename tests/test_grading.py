@@ -1,113 +1,135 @@
-"""Batch autograding with nbgrader: the sample submissions get the scores they must get, and a
-broken or malicious submission neither crashes the batch nor fakes a score."""
+"""Batch autograding: every sample submission, honest and hostile, gets the score and status it must
+get in one sandboxed batch, and no submission can touch the grader, the course or another student."""
 import csv
-import shutil
+import hashlib
+import json
+import socket
+import subprocess
 
 import pytest
 
-from autograder import grade
-from course_helpers import REPO, scratch_course
+from autograder import grade, samples
+from autograder.sandbox import Limits, bwrap_path
+from course_helpers import scratch_course
 
-SAMPLES = REPO / "tests" / "submissions"
-ADVERSARIAL = REPO / "tests" / "submissions_adversarial"
-WALL_LIMIT_S = 60
+LIMITS = Limits(wall_s=120, cell_s=30, memory_mb=6144)
+
+
+def tree_digest(folder):
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    import os
-    os.environ["YTDNN_CELL_TIMEOUT"] = "10"  # read by course/nbgrader_config.py in the nbgrader processes
-    course = scratch_course(tmp_path_factory.mktemp("grading") / "course", SAMPLES)
-    shutil.copytree(ADVERSARIAL, course / "submitted", dirs_exist_ok=True)
-    corrupt = course / "submitted" / "corrupt" / "01_networks"
-    corrupt.mkdir(parents=True)
-    (corrupt / "01_networks.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "trunc')
+    assert bwrap_path(), "bubblewrap is required for the grading tests (.ci/run installs it)"
+    course = scratch_course(tmp_path_factory.mktemp("grading") / "course")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0)
+    expected = samples.build(course / "submitted", port=listener.getsockname()[1])
     (course / "submitted" / "absent").mkdir()  # a student folder without this assignment
-    rows = grade.grade_all(course, timeout=WALL_LIMIT_S)
-    return course, {r.student: r for r in rows}
+    before = {"submitted": tree_digest(course / "submitted"), "source": tree_digest(course / "source")}
+    rows = grade.grade_all(course, jobs=2, limits=LIMITS, progress=False)
+    try:
+        listener.accept()
+        reached = True
+    except BlockingIOError:
+        reached = False
+    return course, {r.student: r for r in rows}, expected, before, reached
 
 
-def test_sample_scores(graded):
-    _, rows = graded
-    assert (rows["complete"].score, rows["complete"].max_score, rows["complete"].status) == (10, 10, "ok")
-    assert (rows["blank"].score, rows["blank"].status) == (0, "ok")
-    assert (rows["task1_only"].score, rows["task1_only"].status) == (5, "ok")
+def test_every_sample_gets_its_score_and_status(graded):
+    _, rows, expected, _, _ = graded
+    got = {s: (rows[s].score, rows[s].status) for s in expected}
+    assert got == expected
 
 
 def test_partial_credit_is_per_test(graded):
-    _, rows = graded
+    _, rows, _, _, _ = graded
     tests = rows["task1_only"].tests
     assert tests["test_task1_seed"] == 2 and tests["test_task1_gradients"] == 1
     assert tests["test_task2_seed"] == 0 and tests["test_task2_gradients"] == 0
 
 
+def test_cheats_inside_the_kernel_pass_their_own_visible_checks_but_score_nothing(graded):
+    course, rows, _, _, _ = graded
+    for student in ["patches_torch", "rebinds_globals", "exec_base64"]:
+        executed = (course / "autograded" / student / "01_networks" / "01_networks.ipynb").read_text()
+        assert "Task 1 check passed" in executed or "Task 2 check passed" in executed, student
+        assert rows[student].score == 0
+    assert rows["lookup_table"].score == 0 and rows["lookup_table"].tests["test_task1_seed"] == 0
+
+
+def test_failure_statuses_keep_the_points_earned_before(graded):
+    _, rows, _, _, _ = graded
+    for student in ["hangs", "memory_hog", "kills_its_runner"]:
+        assert rows[student].tests["test_task1_gradients"] == 1 and rows[student].tests["test_task2_seed"] == 0
+    assert "limit" in rows["hangs"].detail or "KeyboardInterrupt" in rows["hangs"].detail
+
+
+def test_the_sandbox_contains_hostile_code(graded):
+    course, rows, _, before, reached = graded
+    assert not reached, "a submission reached a port on the grader's machine"
+    assert tree_digest(course / "submitted") == before["submitted"], "a submission was modified"
+    assert tree_digest(course / "source") == before["source"], "the course source was modified"
+    assert not (course / "source" / "01_networks" / "autograder").exists()
+    assert rows["breaks_out"].score == 10 and rows["complete"].score == 10
+    leftovers = subprocess.run(["pgrep", "-f", "sleep 7919"], capture_output=True, text=True).stdout
+    assert leftovers == "", "a process started by a submission outlived grading"
+    executed = json.loads((course / "grading" / "01_networks" / "reads_solutions" / "01_networks.json").read_text())
+    outputs = json.dumps(executed["notebook"])
+    assert "found: []" in outputs  # neither solutions/ nor the hidden expectations are in the sandbox
+
+
 def test_deleted_test_cells_come_back(graded):
-    course, rows = graded
+    course, rows, _, _, _ = graded
     assert rows["deleted_tests"].score == 10 and len(rows["deleted_tests"].tests) == 8
     autograded = (course / "autograded" / "deleted_tests" / "01_networks" / "01_networks.ipynb").read_text()
     assert "was missing from the submission" in autograded
 
 
-def test_borrowing_the_reference_scores_nothing(graded):
-    _, rows = graded
-    assert rows["borrowed"].score == 0
-    assert "flagged for review" in rows["borrowed"].status and "solutions" in rows["borrowed"].status
-
-
-def test_patching_the_checks_cannot_fake_a_score(graded):
-    _, rows = graded
-    row = rows["patches_checks"]
-    assert row.raw_score == 10  # nbgrader alone is fooled by a blank notebook that patches the checks ...
-    assert row.score == 0 and "sys.modules" in row.status  # ... the report is not
-
-
-def test_swallowing_errors_scores_nothing(graded):
-    _, rows = graded
-    assert rows["swallows_errors"].score == 0 and "set_custom_exc" in rows["swallows_errors"].status
-
-
-def test_a_cell_that_hangs_through_interrupts_fails_that_submission_only(graded):
-    _, rows = graded
-    # Either nbgrader gives up on the cell (per-cell limit, then a failed interrupt) or our wall
-    # clock kills the run first: both mark it, and the batch goes on.
-    assert "timed out" in rows["hangs"].status
-    assert rows["hangs"].score == 0
-    assert rows["complete"].score == 10
-
-
-def test_a_submission_past_the_wall_clock_limit_is_killed(graded):
-    course, _ = graded
-    row = grade.grade_one(course, "01_networks", "complete", timeout=1)
-    assert row.status == "timed out after 1 s (killed)"
-
-
 def test_corrupt_and_missing_submissions_are_reported(graded):
-    _, rows = graded
-    assert rows["corrupt"].status.startswith(("autograde failed", "flagged for review"))
-    assert "not a readable notebook" in rows["corrupt"].status or "autograde failed" in rows["corrupt"].status
-    assert rows["corrupt"].score == 0
+    _, rows, _, _, _ = graded
+    assert (rows["corrupt"].status, rows["corrupt"].score) == ("invalid", 0)
+    assert "not a readable notebook" in rows["corrupt"].detail
     assert rows["absent"].status == "not submitted"
 
 
-def test_only_assignments_with_tests_are_graded(graded):
-    from autograder.course import assignments, graded_assignments
-    course, rows = graded
-    assert "00_data" in assignments(course) and graded_assignments(course) == ["01_networks"]
-    assert {r.assignment for r in rows.values()} == {"01_networks"}
+def test_integrity_notes_are_advice_only(graded):
+    _, rows, _, _, _ = graded
+    assert "torch" in rows["patches_torch"].review
+    assert rows["honest_habits"].review == "" and rows["honest_habits"].score == 10
 
 
-def test_grades_csv(graded):
-    course, rows = graded
+def test_grades_csv_and_nbgrader_agree(graded):
+    course, rows, _, _, _ = graded
     with (course / "grades.csv").open() as f:
         table = {r["student_id"]: r for r in csv.DictReader(f)}
     assert set(table) == set(rows)
     assert float(table["complete"]["score"]) == 10 and float(table["task1_only"]["test_task1_seed"]) == 2
-    assert (course / "grades_nbgrader.csv").exists()
+    assert table["complete"]["sandbox"] == "bwrap"
+    with (course / "grades_nbgrader.csv").open() as f:
+        exported = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    for student in ["complete", "task1_only", "patches_torch", "lookup_table", "hangs"]:
+        assert exported[student] == rows[student].score, student
 
 
-def test_feedback_shows_messages_but_no_hidden_test_source(graded):
-    course, _ = graded
+def test_feedback_shows_verdicts_but_no_hidden_test_source_or_values(graded):
+    course, _, _, _, _ = graded
     html = (course / "feedback" / "task1_only" / "01_networks" / "01_networks.html").read_text()
-    assert "the output values differ from the reference" in html
-    for secret in ["BEGIN HIDDEN TESTS", "check_ranking_case", "check_candidate_generation_gradients"]:
+    assert "Grader: 0 / 2 points for test_task2_seed" in html and "Grader: 2 / 2 points for test_task1_seed" in html
+    for secret in ["BEGIN HIDDEN TESTS", "record_test(&quot;test_task1_sizes", "record_test(\"test_task1_sizes"]:
         assert secret not in html
+    flood = (course / "feedback" / "floods_output" / "01_networks" / "01_networks.html")
+    assert flood.stat().st_size < 2_000_000
+
+
+def test_a_rerun_resumes_and_force_grades_again(graded):
+    course, rows, _, _, _ = graded
+    again = {r.student: r for r in grade.grade_all(course, jobs=2, limits=LIMITS, progress=False)}
+    assert {s: r.score for s, r in again.items()} == {s: r.score for s, r in rows.items()}
+    assert again["complete"].seconds == rows["complete"].seconds  # staged, not run again

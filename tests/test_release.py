@@ -1,14 +1,17 @@
-"""The committed student release is exactly what `make release` produces, and gives nothing away."""
+"""The committed student release is exactly what `make release` produces, gives nothing away, and no
+command overwrites a notebook a student has worked in."""
 import ast
 import inspect
 import json
+import zipfile
 
+import nbformat
 import pytest
 
-from autograder import release
+from autograder import bundle, release, workspace
 from autograder.course import assignments
 from solutions import networks
-from course_helpers import COURSE, scratch_course
+from course_helpers import COURSE, REPO, scratch_course
 
 
 def solution_lines() -> list[str]:
@@ -24,22 +27,27 @@ def solution_lines() -> list[str]:
     return lines
 
 
+def visible_files(folder):
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
 @pytest.fixture(scope="module")
 def fresh_release(tmp_path_factory):
     course = scratch_course(tmp_path_factory.mktemp("release") / "course")
+    out = tmp_path_factory.mktemp("fresh")
     for assignment in assignments(course):
-        release.generate(course, assignment)
-    return course / "release"
+        release.generate(course, assignment, out)
+    return out
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_committed_release_equals_a_fresh_release(assignment, fresh_release):
-    fresh = sorted(p.name for p in (fresh_release / assignment).iterdir())
-    committed = sorted(p.name for p in (COURSE / "release" / assignment).iterdir())
-    assert committed == fresh, "run 'make release' and commit course/release"
-    for name in fresh:
-        assert json.loads((COURSE / "release" / assignment / name).read_text()) == \
-            json.loads((fresh_release / assignment / name).read_text()), f"{name} is stale: run 'make release'"
+    # Editor droppings (.ipynb_checkpoints after JupyterLab opened a notebook) do not count.
+    fresh, committed = fresh_release / assignment, COURSE / "release" / assignment
+    assert visible_files(committed) == visible_files(fresh), "run 'make release' and commit course/release"
+    for name in visible_files(fresh):
+        assert json.loads((committed / name).read_text()) == json.loads((fresh / name).read_text()), \
+            f"{name} is stale: run 'make release'"
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -65,3 +73,72 @@ def test_release_code_cells_still_parse_as_python():
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
                 ast.parse(ipython.transform_cell("".join(cell["source"])))
+
+
+# --- a student's work is never overwritten ---------------------------------------------------------
+
+def work_in(path):
+    nb = nbformat.read(str(path), as_version=4)
+    answer = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    answer.source += "\n# my own work, line 1"
+    nbformat.write(nb, str(path))
+
+
+def test_the_student_command_never_overwrites_an_edited_notebook(tmp_path):
+    first = workspace.sync_workspace(tmp_path / "workspace")
+    assert first["copied"] and not first["kept"]
+    mine = tmp_path / "workspace" / "01_networks" / "01_networks.ipynb"
+    work_in(mine)
+    edited = mine.read_bytes()
+    second = workspace.sync_workspace(tmp_path / "workspace")
+    assert second["copied"] == [] and mine in second["newer"]
+    assert mine.read_bytes() == edited
+
+
+def test_release_refuses_to_overwrite_an_edited_release_notebook(tmp_path):
+    course = scratch_course(tmp_path / "course")
+    release.release(course, "01_networks")
+    notebook = course / "release" / "01_networks" / "01_networks.ipynb"
+    (notebook.parent / ".ipynb_checkpoints").mkdir()  # JupyterLab was here
+    pristine = notebook.read_bytes()
+    release.release(course, "01_networks")  # an untouched release is regenerated
+    assert notebook.read_bytes() == pristine and (notebook.parent / ".ipynb_checkpoints").is_dir()
+    work_in(notebook)
+    edited = notebook.read_bytes()
+    with pytest.raises(release.EditedNotebook, match="01_networks.ipynb: cell .* was edited; refusing to overwrite"):
+        release.release(course, "01_networks")
+    assert notebook.read_bytes() == edited
+
+
+# --- the student bundle ----------------------------------------------------------------------------
+
+def test_bundle_holds_the_student_side_only(tmp_path):
+    wheel = bundle.build_wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ytdnn/examples.py" in names and "autograder/checks/networks.py" in names
+    assert "autograder/checks/expected/01_networks.json" in names
+    assert not [n for n in names if n.startswith(("solutions", "autograder/hidden", "tests"))]
+    assert not [n for n in names if n.startswith("autograder/") and not n.startswith("autograder/checks/")
+                and n != "autograder/__init__.py"], "instructor tooling in the student bundle"
+
+
+def hidden_values(assignment):
+    """Every distinctive number of the hidden expectations, as the text a file would hold."""
+    data = json.loads((REPO / "autograder" / "hidden" / f"{assignment}.json").read_text())
+    out = set()
+    for case in data["cases"].values():
+        for array in case["arrays"].values():
+            out |= {repr(v) for v in array["values"] if isinstance(v, float) and v not in (0.0, 1.0)}
+    return out
+
+
+@pytest.mark.parametrize("assignment", ["01_networks"])
+def test_no_hidden_expected_value_is_in_anything_a_student_receives(assignment, tmp_path):
+    secrets = hidden_values(assignment)
+    assert len(secrets) > 50
+    wheel = zipfile.ZipFile(bundle.build_wheel(tmp_path))
+    received = {name: wheel.read(name).decode() for name in wheel.namelist()}
+    received |= {str(p): p.read_text() for p in (COURSE / "release").rglob("*.ipynb")}
+    for name, text in received.items():
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{name} holds hidden expected values, e.g. {leaked[:3]}"
