@@ -212,6 +212,8 @@ def test_bad_input_one_line_errors():
     bad.extras["impressions"].loc[0, "item_id"] = 99
     with pytest.raises(ValueError, match="missing from the items table"):
         ranking_table(bad)
+    with pytest.raises(ValueError, match=r"quantile must be in \(0, 1\), got 80"):
+        ranking_table(ds).split(quantile=80)
     with pytest.raises(ValueError, match="no impressions to split"):
         RankingData(ranking_table(ds).table.iloc[:0], ranking_table(ds).truth.iloc[:0]).split()
 

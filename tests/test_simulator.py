@@ -46,6 +46,14 @@ def test_different_seeds_differ(small):
     assert not other.impressions["clicked"].equals(small.impressions["clicked"])
 
 
+def test_impressions_leave_the_organic_watches_alone(small):
+    """Each stage has its own generator: fewer slates change only the homepage watches."""
+    fewer = simulate(seed=3, **dict(SMALL, n_slates=100))
+    organic = [w.watches[w.watches["source"] != "homepage"].reset_index(drop=True) for w in (small, fewer)]
+    pd.testing.assert_frame_equal(organic[0], organic[1], check_exact=True)
+    assert (fewer.watches["source"] == "homepage").sum() == fewer.impressions["clicked"].sum() < 200
+
+
 def check_default_size(world):
     w = world
     assert (len(w.users), len(w.videos), len(w.impressions)) == (5_000, 3_000, 200_000)

@@ -110,13 +110,16 @@ class RankingData:
     @property
     def features(self) -> pd.DataFrame:
         """The feature columns only (no keys, label, weight or truth)."""
-        return self.table[list(FEATURES)]
+        return self.table[[c for c in FEATURES if c in self.table.columns]]
 
     def split(self, cut_time: int | None = None, *, quantile: float = 0.8) -> tuple["RankingData", "RankingData"]:
         """Time split: train = impressions before ``cut_time`` (default: the ``quantile``
         of impression times), test = at or after it.  A slate shares one timestamp, so it
-        never straddles the cut."""
+        never straddles the cut.  A test row's features still use every event before its
+        own time (earlier test-period watches included), as serving at that time would."""
         ts = self.table["timestamp"].to_numpy()
+        if not 0.0 < quantile < 1.0:
+            raise ValueError(f"split: quantile must be in (0, 1), got {quantile}")
         if cut_time is None:
             if not len(ts):
                 raise ValueError("split: no impressions to split")
