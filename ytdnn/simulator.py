@@ -731,10 +731,19 @@ def _take_or(values: np.ndarray, index: np.ndarray, fill: int) -> np.ndarray:
 
 def _blocks(group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sort impressions by (group, time); impression j's strictly earlier same-group
-    impressions are ``order[lo[j] : lo[j] + count[j]]``.  Returns ``(order, lo, count)``."""
+    impressions are ``order[lo[j] : lo[j] + count[j]]``.  Returns ``(order, lo, count)``,
+    each (n,) int64 (what :func:`events_before` counts, found in one pass over the sort)."""
     order = np.lexsort((t, group))
-    lo = np.searchsorted(group[order], group, side="left")
-    count, _ = events_before(group, t, group, t)
+    gs, ts = group[order], t[order]
+    n = len(order)
+    new_group = np.r_[True, gs[1:] != gs[:-1]] if n else np.zeros(0, bool)
+    new_time = new_group | (np.r_[True, ts[1:] != ts[:-1]] if n else new_group)
+    pos = np.arange(n)
+    group_start = np.maximum.accumulate(np.where(new_group, pos, 0)) if n else pos
+    time_start = np.maximum.accumulate(np.where(new_time, pos, 0)) if n else pos  # ties share it
+    lo, count = np.empty(n, np.int64), np.empty(n, np.int64)
+    lo[order] = group_start
+    count[order] = time_start - group_start
     return order, lo, count
 
 
