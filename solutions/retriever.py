@@ -1,0 +1,379 @@
+"""Reference retriever: the paper's candidate-generation network (§3), trained and evaluated
+on a per-user leave-last-one-out split.
+
+Model: the last ``max_history`` watches -> item embeddings averaged -> concatenated with
+optional features (search tokens averaged, categorical user features, the age of the user's
+last activity) -> ReLU tower -> user vector u (B, d).  Scores are ``u @ V.T + b`` over the
+whole item vocabulary.  Training: predict each next watch from the earlier ones (§3.4), at
+most ``max_examples_per_user`` per user, with a full softmax when the catalogue is small and
+a logQ-corrected sampled softmax otherwise.  The epoch is picked on the validation targets.
+
+    >>> split = leave_last_out_split(ds.interactions)
+    >>> data = RetrievalData.build(ds, split)
+    >>> model, info = train_retriever(data, RetrieverConfig(seed=0))
+    >>> scores = score_users(model, data.test)      # (n_users, n_items)
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from solutions.sampled_softmax import draw_negatives, recall_at_k, sampled_softmax_loss, sampling_log_q
+from ytdnn.schema import Dataset
+from ytdnn.split import LeaveLastOutSplit
+from ytdnn.vocab import FIRST_ID, OOV, PAD, Vocab
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    """Every knob of the reference retriever; the defaults are what the benchmark runs."""
+
+    dim: int = 64  # item embedding and user vector size
+    hidden: tuple[int, ...] = (256,)  # ReLU tower widths before the final linear layer to u
+    max_history: int = 50  # the paper averages the most recent watches
+    recent: int = 5  # also average the last few watches on their own (0: off); sessions are short-term
+    max_examples_per_user: int = 200  # so heavy users do not dominate the loss
+    history_dropout: float = 0.2  # drop history items at training time (a cheap augmentation)
+    epochs: int = 30
+    patience: int = 3  # stop after this many epochs without a better validation Recall@50
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    tie_weights: bool = False  # share input and output item vectors
+    full_softmax_max_items: int = 20_000  # above this many items, train with sampled softmax
+    n_negatives: int = 2_000  # sampled-softmax negatives per batch
+    sampling_alpha: float = 0.75  # negatives drawn from count ** alpha
+    use_features: bool = True  # search tokens, user features, activity age where available
+    select_metric_k: int = 50
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------------------
+# data
+
+
+@dataclass(eq=False)
+class Queries:
+    """One row per query (a training example or an evaluation user); ``n`` rows.
+
+    ``items`` (n_events,) flat encoded item ids; history of row j is
+    ``items[start[j]:end[j]]`` (oldest first, at most ``max_history``).  ``label`` (n,) the item
+    to predict (OOV when unknown); ``age`` (n,) float32 days from the last history event to the
+    end of the training window; ``features`` name -> (n,) int64 ids; ``search`` (n, T) padded
+    token ids or None; ``seen`` (n, L) padded ids of every item to mask (evaluation only).
+    """
+
+    items: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    label: np.ndarray
+    age: np.ndarray
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    search: np.ndarray | None = None
+    seen: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def _pad(flat: np.ndarray, start: np.ndarray, end: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) int64: the last ``width`` entries of each ``flat[start:end]``, right-padded with PAD."""
+    length = np.minimum(end - start, width)
+    width = max(int(length.max()) if len(length) else 0, 1)
+    col = np.arange(width)
+    keep = col[None, :] < length[:, None]
+    out = np.full((len(start), width), PAD, dtype=np.int64)
+    out[keep] = flat[((end - length)[:, None] + col[None, :])[keep]]
+    return out
+
+
+def _user_runs(user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each run of equal values in a sorted ``user`` array."""
+    new = np.r_[True, user[1:] != user[:-1]] if len(user) else np.zeros(0, bool)
+    starts = np.flatnonzero(new)
+    return starts, np.r_[starts[1:], len(user)]
+
+
+@dataclass(eq=False)
+class RetrievalData:
+    """Everything training and evaluation need, encoded with vocabularies built from training
+    data only: ``train`` examples, ``val`` and ``test`` queries (one per evaluated user)."""
+
+    vocab: Vocab
+    train: Queries
+    val: Queries
+    test: Queries
+    event_user: np.ndarray  # (n_events,) dense user index of every event in ``train.items``
+    feature_sizes: dict[str, int]
+    n_tokens: int  # search-token vocabulary size (0 without searches)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.vocab)
+
+    @classmethod
+    def build(cls, ds: Dataset, split: LeaveLastOutSplit, cfg: RetrieverConfig = RetrieverConfig()) -> "RetrievalData":
+        train = split.train  # already sorted by (user, time), ties in file order
+        vocab = Vocab.build(train["item_id"].to_numpy())
+        user = train["user_id"].to_numpy(dtype=np.int64)
+        items = vocab.encode(train["item_id"].to_numpy())
+        ts = train["timestamp"].to_numpy(dtype=np.int64)
+        window_end = int(ts.max())
+        starts, ends = _user_runs(user)
+
+        # Training examples: each position t >= 1 of a user's sequence predicts item t from the
+        # items before it.  The sequence order (not strict time) matches evaluation, whose
+        # history is the whole training sequence, same-second ratings included.
+        rng = np.random.default_rng(cfg.seed)
+        pos = np.arange(len(user))
+        first = np.repeat(starts, ends - starts)
+        cand = pos[(pos > first) & (items != OOV)]
+        key = rng.random(len(cand))
+        order = np.lexsort((key, user[cand]))
+        run_s, run_e = _user_runs(user[cand][order])
+        rank = np.arange(len(cand)) - np.repeat(run_s, run_e - run_s)  # position within the user
+        ex = np.sort(cand[order][rank < cfg.max_examples_per_user])
+        ex_start = np.maximum(first[ex], ex - cfg.max_history)
+        tr = Queries(items=items, start=ex_start, end=ex, label=items[ex],
+                     age=((window_end - ts[ex - 1]) / DAY).astype(np.float32))
+
+        def queries(targets: pd.DataFrame, extra: pd.DataFrame | None) -> Queries:
+            """Users of ``targets``: history = their training sequence (+ ``extra``'s item)."""
+            u = targets["user_id"].to_numpy(dtype=np.int64)
+            idx = np.searchsorted(user[starts], u)
+            has = (idx < len(starts)) & (user[starts[np.minimum(idx, len(starts) - 1)]] == u)
+            s = np.where(has, starts[np.minimum(idx, len(starts) - 1)], 0)
+            e = np.where(has, ends[np.minimum(idx, len(starts) - 1)], 0)
+            last_ts = np.where(has, ts[np.maximum(e - 1, 0)], window_end)
+            seqs = [items[a:b] for a, b in zip(s, e)]
+            if extra is not None:
+                seqs = [np.r_[q, vocab.encode(np.array([x]))] for q, x in zip(seqs, extra["item_id"].to_numpy())]
+                last_ts = extra["timestamp"].to_numpy(dtype=np.int64)
+            lengths = np.array([len(q) for q in seqs], dtype=np.int64)
+            flat = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
+            q_end = np.cumsum(lengths)
+            q_start = q_end - lengths
+            return Queries(
+                items=flat, start=np.maximum(q_start, q_end - cfg.max_history), end=q_end,
+                label=vocab.encode(targets["item_id"].to_numpy()),
+                age=((window_end - last_ts) / DAY).astype(np.float32),
+                seen=_pad(flat, q_start, q_end, 10**9),
+            )
+
+        val = queries(split.val, None)
+        test = queries(split.test, split.val)
+        sizes: dict[str, int] = {}
+        n_tokens = 0
+        if cfg.use_features:
+            sizes = _add_user_features(ds, train, tr, user[ex], val, split.val, test, split.test)
+            n_tokens = _add_search_tokens(ds, vocab_from=train, tr=tr, tr_user=user[ex], tr_time=ts[ex],
+                                          val=val, val_df=split.val, test=test, test_df=split.test)
+        return cls(vocab=vocab, train=tr, val=val, test=test,
+                   event_user=np.repeat(np.arange(len(starts)), ends - starts), feature_sizes=sizes, n_tokens=n_tokens)
+
+
+def _add_user_features(ds: Dataset, train: pd.DataFrame, tr: Queries, tr_user: np.ndarray, *rest) -> dict[str, int]:
+    """Categorical user columns (demographics) as ids; vocabularies from training users only."""
+    if ds.users is None:
+        return {}
+    table = ds.users.set_index("user_id")
+    cols = [c for c in table.columns if c not in ("zip_code",)]
+    train_users = table.index.isin(train["user_id"].unique())
+    sizes = {}
+    for col in cols:
+        values = table[col].astype(str).to_numpy()
+        voc = Vocab.build(values[train_users])
+        codes = pd.Series(voc.encode(values), index=table.index)
+        sizes[col] = len(voc)
+        for q, users in [(tr, tr_user), (rest[0], rest[1]["user_id"]), (rest[2], rest[3]["user_id"])]:
+            q.features[col] = codes.reindex(np.asarray(users)).fillna(OOV).to_numpy(dtype=np.int64)
+    return sizes
+
+
+def _add_search_tokens(ds: Dataset, *, vocab_from: pd.DataFrame, tr: Queries, tr_user: np.ndarray,
+                       tr_time: np.ndarray, val: Queries, val_df: pd.DataFrame, test: Queries,
+                       test_df: pd.DataFrame, max_tokens: int = 20) -> int:
+    """The last ``max_tokens`` query tokens each query's user typed strictly before its label."""
+    searches = ds.extras.get("searches")
+    if searches is None or not len(searches):
+        return 0
+    n = searches["tokens"].map(len).to_numpy()
+    s_user = np.repeat(searches["user_id"].to_numpy(dtype=np.int64), n)
+    s_ts = np.repeat(searches["timestamp"].to_numpy(dtype=np.int64), n)
+    flat = np.concatenate([np.asarray(t, dtype=object) for t in searches["tokens"]])
+    order = np.lexsort((s_ts, s_user))
+    s_user, s_ts, flat = s_user[order], s_ts[order], flat[order]
+    # Token vocabulary from searches before the end of the training window only.
+    voc = Vocab.build(flat[s_ts <= vocab_from["timestamp"].max()], min_count=2)
+    tokens = voc.encode(flat)
+    t0 = int(s_ts.min())
+    span = int(max(s_ts.max(), vocab_from["timestamp"].max(), val_df["timestamp"].max(), test_df["timestamp"].max())) - t0 + 2
+    keys = s_user * span + (s_ts - t0)
+    for q, u, t in [(tr, tr_user, tr_time), (val, val_df["user_id"].to_numpy(), val_df["timestamp"].to_numpy()),
+                    (test, test_df["user_id"].to_numpy(), test_df["timestamp"].to_numpy())]:
+        u = np.asarray(u, dtype=np.int64)
+        first = np.searchsorted(keys, u * span, side="left")
+        end = np.searchsorted(keys, u * span + (np.asarray(t, dtype=np.int64) - t0), side="left")  # strictly before
+        q.search = _pad(tokens, np.maximum(first, end - max_tokens), end, max_tokens)
+    return len(voc)
+
+
+# ----------------------------------------------------------------------------------------
+# model
+
+
+class CandidateGenerator(nn.Module):
+    """Averaged history embeddings (+ features) -> ReLU tower -> user vector u (B, dim);
+    ``scores(u)`` (B, n_items) = u @ item_out.T + item_bias."""
+
+    def __init__(self, n_items: int, cfg: RetrieverConfig, feature_sizes: dict[str, int], n_tokens: int) -> None:
+        super().__init__()
+        d = cfg.dim
+        self.item_in = nn.Embedding(n_items, d, padding_idx=PAD)
+        self.features = nn.ModuleDict({k: nn.Embedding(n, 8) for k, n in feature_sizes.items()})
+        self.tokens = nn.Embedding(n_tokens, 32, padding_idx=PAD) if n_tokens else None
+        self.recent = cfg.recent
+        width = d * (2 if cfg.recent else 1) + 8 * len(feature_sizes) + (32 if n_tokens else 0) + 2  # +2: activity age and its square
+        layers: list[nn.Module] = []
+        for h in cfg.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, d))
+        self.tower = nn.Sequential(*layers)
+        self.item_out = self.item_in if cfg.tie_weights else nn.Embedding(n_items, d)
+        self.item_bias = nn.Parameter(torch.zeros(n_items))
+        nn.init.normal_(self.item_in.weight, std=0.05)
+        if not cfg.tie_weights:
+            nn.init.normal_(self.item_out.weight, std=0.05)
+        with torch.no_grad():
+            self.item_in.weight[PAD].zero_()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``batch``: history (B, L) ids with PAD, age (B,) days, optional search (B, T) and
+        feature columns (B,).  Returns u (B, dim)."""
+        hist = batch["history"]
+        mask = (hist != PAD).float()
+        emb = self.item_in(hist) * mask[..., None]  # (B, L, d), zeros on padding
+        x = [emb.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)]
+        if self.recent:
+            # Histories are right-padded, so the last ``recent`` real items sit just before the padding.
+            n = mask.sum(1, keepdim=True)  # (B, 1)
+            pos = torch.arange(hist.shape[1])[None, :]
+            r = ((pos >= n - self.recent) & (pos < n)).float()  # (B, L)
+            x.append((emb * r[..., None]).sum(1) / r.sum(1, keepdim=True).clamp(min=1))
+        for name, emb in self.features.items():
+            x.append(emb(batch[name]))
+        if self.tokens is not None:
+            tok = batch["search"]
+            m = (tok != PAD).float()
+            x.append((self.tokens(tok) * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp(min=1))
+        # Age of the user's last activity, scaled to about [0, 1] (paper: example age and its powers).
+        a = (batch["age"] / 365.0)[:, None]
+        x += [a, a * a]
+        return self.tower(torch.cat(x, dim=1))
+
+    def scores(self, u: torch.Tensor) -> torch.Tensor:
+        """(B, n_items) logits; PAD/OOV columns are masked by the metrics and the loss."""
+        return u @ self.item_out.weight.T + self.item_bias
+
+
+def make_batch(q: Queries, index: np.ndarray, max_history: int) -> dict[str, torch.Tensor]:
+    """Tensors for rows ``index`` of ``q`` (see :meth:`CandidateGenerator.forward`)."""
+    out = {
+        "history": torch.from_numpy(_pad(q.items, q.start[index], q.end[index], max_history)),
+        "label": torch.from_numpy(q.label[index]),
+        "age": torch.from_numpy(q.age[index]),
+    }
+    for k, v in q.features.items():
+        out[k] = torch.from_numpy(v[index])
+    if q.search is not None:
+        out["search"] = torch.from_numpy(q.search[index])
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# training and evaluation
+
+
+@torch.no_grad()
+def score_users(model: CandidateGenerator, q: Queries, max_history: int = 50, chunk: int = 1024) -> torch.Tensor:
+    """(n_users, n_items) scores for every query row (eval mode, no dropout)."""
+    model.eval()
+    out = [model.scores(model(make_batch(q, np.arange(i, min(i + chunk, len(q))), max_history)))
+           for i in range(0, len(q), chunk)]
+    return torch.cat(out) if out else torch.zeros(0, model.item_bias.shape[0])
+
+
+def evaluate_recall(model: CandidateGenerator, q: Queries, k: int, max_history: int) -> float:
+    return recall_at_k(score_users(model, q, max_history), torch.from_numpy(q.label), k, torch.from_numpy(q.seen))
+
+
+def _drop_history(hist: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """Replace each history item by PAD with probability ``p``, keeping at least the last one."""
+    if p <= 0:
+        return hist
+    drop = torch.rand(hist.shape, generator=gen) < p
+    last = (hist != PAD).long().cumsum(1).argmax(1)  # position of the last real item
+    drop[torch.arange(len(hist)), last] = False
+    return hist.masked_fill(drop, PAD)
+
+
+def train_retriever(data: RetrievalData, cfg: RetrieverConfig = RetrieverConfig(), *, log: bool = False
+                    ) -> tuple[CandidateGenerator, dict]:
+    """Train with Adam; keep the epoch with the best validation Recall@``select_metric_k``.
+
+    Returns the model (best epoch's weights) and ``{"epochs", "best_epoch", "val_recall",
+    "train_seconds", "full_softmax"}``.
+    """
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = CandidateGenerator(data.n_items, cfg, data.feature_sizes, data.n_tokens)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The catalogue size, not the dataset's name, decides: a full softmax costs B * V * d per
+    # step, affordable up to some tens of thousands of items on a CPU.
+    full = data.n_items <= cfg.full_softmax_max_items
+    counts = np.bincount(data.train.label, minlength=data.n_items)
+    log_q = sampling_log_q(counts, cfg.sampling_alpha)
+    n = len(data.train)
+    t0 = time.perf_counter()
+    best, best_state, best_epoch, history = -1.0, None, 0, []
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        perm = torch.randperm(n, generator=gen).numpy()
+        for i in range(0, n, cfg.batch_size):
+            b = make_batch(data.train, perm[i : i + cfg.batch_size], cfg.max_history)
+            b["history"] = _drop_history(b["history"], cfg.history_dropout, gen)
+            u = model(b)
+            if full:
+                # PAD/OOV are never a right answer: the softmax runs over real items only.
+                logits = u @ model.item_out.weight[FIRST_ID:].T + model.item_bias[FIRST_ID:]
+                loss = F.cross_entropy(logits, b["label"] - FIRST_ID)
+            else:
+                neg = draw_negatives(log_q, cfg.n_negatives, gen)
+                loss = sampled_softmax_loss(u, model.item_out.weight, model.item_bias, b["label"], neg, log_q)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        val = evaluate_recall(model, data.val, cfg.select_metric_k, cfg.max_history)
+        history.append(val)
+        if log:
+            print(f"epoch {epoch:>3}  loss {loss.item():.3f}  val recall@{cfg.select_metric_k} {val:.4f}  "
+                  f"{time.perf_counter() - t0:.1f}s", flush=True)
+        if val > best:
+            best, best_epoch, best_state = val, epoch, copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= cfg.patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, {"epochs": len(history), "best_epoch": best_epoch, "val_recall": best,
+                   "val_curve": history, "train_seconds": time.perf_counter() - t0, "full_softmax": full}

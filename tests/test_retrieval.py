@@ -1,0 +1,130 @@
+"""Retrieval reference: metrics (masking, OOV, NDCG by hand), the sampled-softmax loss, and the
+``solutions.evaluate retrieval`` command on a small simulated world."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from solutions.sampled_softmax import hit_ranks, ndcg_at_k, recall_at_k, sampled_softmax_loss, sampling_log_q
+from ytdnn.vocab import OOV, PAD
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------------------
+# metrics
+
+
+def test_oov_is_never_a_hit() -> None:
+    # Items 2..5 are real; the model puts PAD and OOV above everything.
+    scores = torch.tensor([[9.0, 8.0, 1.0, 0.5, 0.2, 0.1]] * 2)
+    targets = torch.tensor([OOV, 2])
+    # Row 0's target is OOV: a miss even though OOV has the top score.
+    # Row 1's target is the best *real* item: a hit at k=1 only if PAD/OOV columns are masked.
+    assert hit_ranks(scores, targets, k=1).tolist() == [0, 1]
+    assert recall_at_k(scores, targets, 1) == 0.5
+    assert recall_at_k(scores, torch.tensor([OOV, OOV]), 6) == 0.0
+    assert recall_at_k(scores, torch.tensor([PAD, PAD]), 6) == 0.0
+
+
+def test_seen_items_are_masked_and_never_hits() -> None:
+    scores = torch.tensor([[0.0, 0.0, 5.0, 4.0, 3.0, 2.0]])
+    target = torch.tensor([4])
+    assert hit_ranks(scores, target, 3).tolist() == [3]
+    seen_ids = torch.tensor([[2, 3, PAD]])  # padded ids
+    assert hit_ranks(scores, target, 3, seen_ids).tolist() == [1]
+    seen_mask = torch.zeros(1, 6, dtype=torch.bool)
+    seen_mask[0, [2, 3]] = True
+    assert hit_ranks(scores, target, 3, seen_mask).tolist() == [1]
+    # A target the user has already seen cannot be recommended, so it cannot be a hit.
+    assert recall_at_k(scores, target, 6, torch.tensor([[4]])) == 0.0
+
+
+def test_ndcg_by_hand() -> None:
+    scores = torch.tensor([[0.0, 0.0, 4.0, 3.0, 2.0, 1.0]] * 4)
+    targets = torch.tensor([2, 3, 4, 5])  # ranks 1, 2, 3, 4
+    expected = (1 + 1 / math.log2(3) + 1 / 2 + 0) / 4  # rank 4 is outside the top 3
+    assert ndcg_at_k(scores, targets, 3) == pytest.approx(expected, abs=1e-6)
+    assert recall_at_k(scores, targets, 3) == 0.75
+    # Masking item 2 moves every other target up one place.
+    seen = torch.tensor([[2]] * 4)
+    expected = (0 + 1 + 1 / math.log2(3) + 1 / 2) / 4
+    assert ndcg_at_k(scores, targets, 3, seen) == pytest.approx(expected, abs=1e-6)
+
+
+# ----------------------------------------------------------------------------------------
+# sampled softmax
+
+
+def _toy(seed: int = 0, b: int = 5, v: int = 12, d: int = 4):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(b, d, generator=g), torch.randn(v, d, generator=g), torch.randn(v, generator=g),
+            torch.randint(2, v, (b,), generator=g))
+
+
+def test_sampled_softmax_over_every_item_is_the_full_softmax() -> None:
+    user, items, bias, labels = _toy()
+    v = len(items)
+    samples = torch.arange(2, v)  # every real item once: the label is an accidental hit, removed
+    log_q = sampling_log_q(torch.ones(v))  # uniform: the correction shifts every logit equally
+    full = F.cross_entropy(user @ items[2:].T + bias[2:], labels - 2)
+    got = sampled_softmax_loss(user, items, bias, labels, samples, log_q)
+    assert got.item() == pytest.approx(full.item(), abs=1e-5)
+
+
+def test_logq_correction_and_accidental_hits_by_hand() -> None:
+    user, items, bias, labels = _toy(1, b=1)
+    counts = torch.arange(12.0)
+    log_q = sampling_log_q(counts, alpha=1.0)
+    y = labels.item()
+    a, b = [j for j in (4, 7, 9) if j != y][:2]
+    samples = torch.tensor([y, a, b])  # the label itself was drawn: an accidental hit
+    logit = lambda j: (user[0] @ items[j] + bias[j] - (log_q[j] + math.log(3))).item()  # noqa: E731
+    t = logit(y)
+    expected = -t + math.log(math.exp(t) + math.exp(logit(a)) + math.exp(logit(b)))
+    got = sampled_softmax_loss(user, items, bias, labels, samples, log_q)
+    assert got.item() == pytest.approx(expected, abs=1e-5)
+    # Keeping the accidental hit adds the true item a second time to the denominator.
+    kept = sampled_softmax_loss(user, items, bias, labels, samples, log_q, remove_accidental_hits=False)
+    assert kept.item() == pytest.approx(expected + math.log1p(math.exp(t) / math.exp(t + expected)), abs=1e-5)
+    # No correction: plain logits.
+    plain = sampled_softmax_loss(user, items, None, labels, samples[1:], log_q, logq_correction=False)
+    z = [(user[0] @ items[j]).item() for j in (y, a, b)]
+    assert plain.item() == pytest.approx(-z[0] + math.log(sum(map(math.exp, z))), abs=1e-5)
+    assert torch.isinf(sampling_log_q(counts)[:2]).all()  # PAD/OOV are never drawn
+
+
+# ----------------------------------------------------------------------------------------
+# the command
+
+
+def _evaluate(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "solutions.evaluate", "retrieval", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_evaluate_small_simulator_beats_popularity() -> None:
+    proc = _evaluate("--dataset", "simulator", "--sim-users", "400", "--seeds", "0", "--max-epochs", "8", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    models = out["models"]
+    assert set(models) == {"youtube_dnn", "popularity", "item_knn"}
+    assert set(models["youtube_dnn"]) == {"recall@10", "recall@50", "recall@100", "ndcg@10", "train_seconds"}
+    assert models["youtube_dnn"]["recall@50"] > models["popularity"]["recall@50"], models
+
+
+@pytest.mark.parametrize("args", [("--dataset", "nope"), ("--dataset", "ml-100k", "--root", "/no/such/folder"),
+                                  ("--dataset", "ml-100k", "--sim-users", "50")])
+def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    proc = _evaluate(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: ")
