@@ -168,7 +168,7 @@ class Squeezed(RefRanking):
 
 def test_user_concatenated_on_the_right():
     msg = failure(checks.check_ranking, UserOnTheRight)
-    assert "user on the LEFT" in msg
+    assert "average is on the RIGHT of the concatenation" in msg and "user first" in msg
 
 
 def test_missing_output_bias():
@@ -208,6 +208,37 @@ class FirstLayerTooNarrow(RefRanking):
         super().__init__(n_items, embedding_dim, hidden_dim, n_hidden_layers, seed)
         first = self.hidden[0]
         self.hidden[0] = nn.Linear(embedding_dim, first.out_features, bias=False)
+
+
+class NoLastRelu(RefCandidate):
+    def forward(self, user_histories):
+        x = torch.stack([self.embedding(h).mean(0) for h in user_histories])
+        x = self.hidden[:-1](x)  # drops the final ReLU
+        return torch.softmax(self.output(x), dim=1)
+
+
+class ExtraOutputRelu(RefCandidate):
+    def forward(self, user_histories):
+        x = torch.stack([self.embedding(h).mean(0) for h in user_histories])
+        return torch.softmax(torch.relu(self.output(self.hidden(x))), dim=1)
+
+
+class MissingMiddleRelu(RefRanking):
+    def forward(self, user_history, scored_item):
+        user = self.embedding(user_history).mean(0)
+        items = self.embedding(scored_item)
+        x = torch.cat([user.expand(len(items), -1), items], dim=1)
+        x = self.hidden[0](x)  # no ReLU after the first hidden layer
+        return torch.sigmoid(self.output(self.hidden[2:](x)))
+
+
+@pytest.mark.parametrize("cls, check, words", [
+    (NoLastRelu, "check_candidate_generation", "the ReLU after the LAST hidden layer is missing"),
+    (ExtraOutputRelu, "check_candidate_generation", "a ReLU after the output layer is extra"),
+    (MissingMiddleRelu, "check_ranking", "the ReLU after hidden layer 1 is missing"),
+])
+def test_which_relu_is_missing_or_extra(cls, check, words):
+    assert words in failure(getattr(checks, check), cls)
 
 
 def test_log_softmax_is_named():
@@ -294,7 +325,7 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["autograder", "ytdnn"])
+@pytest.mark.parametrize("package", ["autograder/checks", "ytdnn"])
 def test_student_packages_never_import_solutions(package):
     offenders = [str(p) for p in (REPO / package).rglob("*.py") if "solutions" in imported_modules(p)]
     assert offenders == []

@@ -43,3 +43,25 @@ def test_fit_stops_on_a_non_finite_loss():
 
 def test_uniform_loss():
     assert uniform_loss(100) == pytest.approx(math.log(100))
+
+
+def test_fit_evaluates_every_n_steps_and_logs_baselines():
+    torch.manual_seed(0)
+    x = torch.randn(256, 4)
+    y = (x[:, 0] > 0).long()
+    batches = [{"x": x[i:i + 32], "y": y[i:i + 32]} for i in range(0, 256, 32)]
+    model = torch.nn.Linear(4, 2)
+    loss = lambda m, b: torch.nn.functional.cross_entropy(m(b["x"]), b["y"])
+    history = fit(model, batches, loss, epochs=2, lr=0.05, log_every=4, live=False, evaluate_every=3,
+                  evaluate=lambda m: {"accuracy": (m(x).argmax(1) == y).float().mean().item()},
+                  baselines={"accuracy (majority class)": 0.5})
+    evaluated = history.dropna(subset=["accuracy"])
+    assert evaluated["step"].tolist() == [3, 6, 8, 9, 12, 15, 16]  # every 3 steps, and at each epoch's end (8 batches an epoch)
+    assert (evaluated["accuracy (majority class)"] == 0.5).all()
+
+
+def test_auc_counts_ordered_pairs_and_ties_half():
+    from ytdnn.metrics import auc
+    assert auc(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0, 0, 1, 1])) == pytest.approx(0.75)
+    assert auc(torch.tensor([0.5, 0.5]), torch.tensor([1, 0])) == pytest.approx(0.5)
+    assert math.isnan(auc(torch.tensor([0.5, 0.2]), torch.tensor([1, 1])))

@@ -269,7 +269,7 @@ def _rows_note(out: np.ndarray, want: np.ndarray, histories: list[list[int]]) ->
     return note
 
 
-def _weights_hint(model, task: Task, frozen_params: list[dict]) -> str:
+def _weights_hint(model, task: Task, frozen_params: list[dict], case: dict) -> str:
     """Tell a wrong initialisation (padding_idx, creation order) from a wrong forward pass."""
     if any(isinstance(m, torch.nn.Embedding) and m.padding_idx is not None for m in model.modules()):
         return ("your nn.Embedding has padding_idx set, which zeroes a row of it; here item 0 is a real item "
@@ -278,12 +278,49 @@ def _weights_hint(model, task: Task, frozen_params: list[dict]) -> str:
     found = [any(p.shape == as_array(f).shape and np.allclose(p, as_array(f), atol=ATOL) for p in params)
              for f in frozen_params]
     if all(found):
-        return f"your initial weights equal the reference, so the forward pass differs: {task.forward_hint}."
+        return _relu_hint(model, task, case) or \
+            f"your initial weights equal the reference, so the forward pass differs: {task.forward_hint}."
     if not found[0]:
         return ("the embedding's initial weights differ from the reference: right after torch.manual_seed(seed), "
                 "create nn.Embedding(n_items, embedding_dim) first, then the hidden layers first to last, then the output layer.")
     return ("the embedding is right but later layers start from other random weights: create the modules in the order "
             "they are applied (hidden layers first to last, then the output layer) and no extra random modules.")
+
+
+def _relu_hint(model, task: Task, case: dict) -> str | None:
+    """Which ReLU is missing or extra, read off the inputs the student's own Linear layers receive."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    seen: list[tuple[torch.nn.Linear, torch.Tensor, torch.Tensor]] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m, i[0].detach(), o.detach()))) for m in linears]
+    try:
+        with torch.no_grad():
+            out = _forward(model, case)
+    except Exception:
+        return None
+    finally:
+        for h in hooks:
+            h.remove()
+    if len(seen) < 2:
+        return None
+    *hidden, (last_layer, last_in, logits) = seen
+    for k, (_, inputs, _) in enumerate(hidden[1:], start=2):
+        if (inputs < 0).any():
+            return f"hidden layer {k} receives negative values: the ReLU after hidden layer {k - 1} is missing."
+    if (last_in < 0).any():
+        return ("the output layer receives negative values: the ReLU after the LAST hidden layer is missing "
+                "(the user vector u is the output of a ReLU).")
+    if not (hidden[0][1] < 0).any() and (model.state_dict()[next(iter(model.state_dict()))] < 0).any():
+        return "the first hidden layer receives no negative values: a ReLU before it (on the averaged embeddings) is extra."
+    if task is RANKING and hidden[0][1].shape[0] > 1:
+        first_in, half = hidden[0][1], hidden[0][1].shape[1] // 2
+        same = lambda x: bool(torch.allclose(x, x[:1].expand_as(x)))
+        if same(first_in[:, half:]) and not same(first_in[:, :half]):
+            return "the user's average is on the RIGHT of the concatenation: use torch.cat([user, item], dim=1), user first."
+    final = torch.softmax(torch.relu(logits), dim=1) if task is CANDIDATE else torch.sigmoid(torch.relu(logits))
+    if (logits < 0).any() and final.shape == out.shape and torch.allclose(out.detach(), final, atol=1e-6):
+        return "a ReLU after the output layer is extra: the scores go straight into the " + \
+            ("softmax." if task is CANDIDATE else "sigmoid.")
+    return None
 
 
 def _check_visible(cls, task: Task, case_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +344,7 @@ def _check_visible(cls, task: Task, case_id: str) -> tuple[np.ndarray, np.ndarra
     if details:
         if task is CANDIDATE:
             details.append(_rows_note(out, want, case["histories"]))
-        hint = task.output_hint(out, want) or _weights_hint(model, task, frozen["params"])
+        hint = task.output_hint(out, want) or _weights_hint(model, task, frozen["params"], case)
         raise CheckFailed(f"Task {task.number}: the output values differ from the reference for {where}.", details, hint=hint)
     return out, want
 
