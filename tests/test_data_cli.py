@@ -36,7 +36,11 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 def test_info_simulator():
     info = last_json(run("info", "simulator", "--users", "300", "--videos", "200", "--watches", "5000", "--seed", "2"))
     assert info["dataset"] == "simulator"
-    assert (info["users"], info["items"], info["interactions"]) == (300, 200, 5000)
+    # 5,000 organic watches, plus one homepage watch per clicked impression (the default 20,000 slates).
+    from ytdnn.data import load
+    ds = load("simulator", n_users=300, n_videos=200, n_watches=5000, seed=2)
+    assert (info["users"], info["items"], info["interactions"]) == (300, 200, len(ds.interactions))
+    assert (ds.interactions["source"] != "homepage").sum() == 5000
     assert info["columns"][:3] == ["user_id", "item_id", "timestamp"] and "watch_time" in info["columns"]
 
 
