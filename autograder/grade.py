@@ -161,6 +161,15 @@ def _write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
+def offline_mathjax(feedback: Path) -> None:
+    """Copy MathJax (from the installed jupyter-server-mathjax) beside the feedback, once, so the HTML
+    renders maths with no internet (course/nbgrader_config.py points HTMLExporter.mathjax_url here)."""
+    import jupyter_server_mathjax
+    target = feedback / "_mathjax"
+    if feedback.is_dir() and not (target / "MathJax.js").is_file():
+        shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", target, dirs_exist_ok=True)
+
+
 def generate(course: Path, assignment: str) -> None:
     """Put the assignment's source cells (hidden tests included) in the gradebook, without touching
     ``course/release`` (the committed student release)."""
@@ -220,6 +229,7 @@ def grade_all(course: Path = COURSE, only: list[str] | None = None, *, jobs: int
         if result.returncode != 0:
             print(f"warning: nbgrader autograde {assignment} reported a problem:\n{result.output[-1500:]}", file=sys.stderr)
         nbgrader(course, "generate_feedback", assignment, "--force")
+        offline_mathjax(course / "feedback")
     nbgrader(course, "export", "--to", str(course / "grades_nbgrader.csv"))
     write_csv(list(rows.values()), course / "grades.csv")
     seconds = time.perf_counter() - start

@@ -126,6 +126,8 @@ def test_feedback_shows_verdicts_but_no_hidden_test_source_or_values(graded):
     assert "Grader: 0 / 2 points for test_task2_seed" in html and "Grader: 2 / 2 points for test_task1_seed" in html
     for secret in ["BEGIN HIDDEN TESTS", "record_test(&quot;test_task1_sizes", "record_test(\"test_task1_sizes"]:
         assert secret not in html
+    assert "cdnjs" not in html and "../../_mathjax/MathJax.js" in html  # maths render offline
+    assert (course / "feedback" / "_mathjax" / "MathJax.js").is_file()
     flood = (course / "feedback" / "floods_output" / "01_networks" / "01_networks.html")
     assert flood.stat().st_size < 2_000_000
 
