@@ -55,6 +55,7 @@ def export_vectors(user: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor)
     ``user`` (B, d) is the last hidden layer's output, ``weight`` (V, d) and ``bias`` (V,) the
     softmax layer's parameters (``nn.Linear(d, V).weight`` / ``.bias``).
     """
+    ### BEGIN SOLUTION
     if user.dim() != 2 or weight.dim() != 2 or bias.dim() != 1:
         raise ValueError(f"expected user (B, d), weight (V, d), bias (V,); got {tuple(user.shape)}, "
                          f"{tuple(weight.shape)}, {tuple(bias.shape)}")
@@ -64,6 +65,7 @@ def export_vectors(user: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor)
     queries = torch.cat([user.new_ones(user.shape[0], 1), user], dim=1)
     items = torch.cat([bias[:, None], weight], dim=1).to(user.dtype)
     return queries, items
+    ### END SOLUTION
 
 
 def seen_mask(seen: Seen, n_queries: int, n_items: int, device: torch.device | None = None) -> torch.Tensor:
@@ -98,6 +100,7 @@ def brute_force_topk(queries: torch.Tensor, items: torch.Tensor, k: int, seen: S
     they are never recommended again; when a query has fewer than ``k`` unseen items the
     tail of its row holds ``-inf`` scores (their ids are meaningless).
     """
+    ### BEGIN SOLUTION
     if queries.shape[1] != items.shape[1]:
         raise ValueError(f"queries have dimension {queries.shape[1]}, items {items.shape[1]}")
     if not 1 <= k <= items.shape[0]:
@@ -107,6 +110,7 @@ def brute_force_topk(queries: torch.Tensor, items: torch.Tensor, k: int, seen: S
         scores = scores.masked_fill(seen_mask(seen, queries.shape[0], items.shape[0], scores.device), float("-inf"))
     top = torch.topk(scores, k, dim=1)
     return top.values, top.indices
+    ### END SOLUTION
 
 
 # --------------------------------------------------------------------------------------
@@ -116,20 +120,24 @@ def brute_force_topk(queries: torch.Tensor, items: torch.Tensor, k: int, seen: S
 def simple_lsh_items(items: torch.Tensor) -> torch.Tensor:
     """(V, D) -> (V, D+1): divide by the largest norm ``m`` (all rows now in the unit ball)
     and append ``sqrt(1 - ||x/m||^2)``, so every transformed row has norm exactly 1."""
+    ### BEGIN SOLUTION
     norms = items.norm(dim=1)
     m = norms.max() if len(items) else items.new_tensor(1.0)
     scaled = items / (m if m > 0 else 1.0)
     # clamp: rounding can push the longest row a hair past norm 1, and sqrt(-eps) is nan.
     extra = (1.0 - scaled.pow(2).sum(dim=1)).clamp_min(0.0).sqrt()
     return torch.cat([scaled, extra[:, None]], dim=1)
+    ### END SOLUTION
 
 
 def simple_lsh_query(queries: torch.Tensor) -> torch.Tensor:
     """(B, D) -> (B, D+1): unit-normalise and append 0. Then ``q~ . x~ = q . x / (||q|| m)``,
     a per-query positive multiple of the inner product, so rankings are unchanged and, both
     sides having norm 1, equal cosine rankings."""
+    ### BEGIN SOLUTION
     normed = queries / queries.norm(dim=1, keepdim=True).clamp_min(1e-12)
     return torch.cat([normed, normed.new_zeros(normed.shape[0], 1)], dim=1)
+    ### END SOLUTION
 
 
 # --------------------------------------------------------------------------------------
