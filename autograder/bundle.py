@@ -78,16 +78,25 @@ def _site_packages(python: Path) -> Path:
     return Path(out.stdout.strip())
 
 
-def grader_env(dest: Path = REPO / "build" / "grader-env", wheel: Path | None = None) -> Path:
-    """A virtual environment with the student wheel installed and a ``python3`` kernelspec; reused
-    while the wheel is unchanged. Returns its folder."""
-    wheel = wheel or build_wheel()
-    stamp = dest / ".wheel-sha256"
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if stamp.is_file() and stamp.read_text() == digest:
+def grader_env(root: Path = REPO / "build", wheel: Path | None = None) -> Path:
+    """A virtual environment with the student wheel installed and a ``python3`` kernelspec, in
+    ``root/grader-env-<wheel digest>``: one per version of the bundle, never rebuilt in place, so a
+    batch still running keeps its environment while the checks change. Safe when several processes ask."""
+    import fcntl
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".grader-env.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two test workers must not build the same one at once
+        wheel = wheel or build_wheel(root / "dist")
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        dest = root / f"grader-env-{digest[:12]}"
+        if not (dest / ".complete").is_file():
+            _make_env(dest, wheel)
         return dest
+
+
+def _make_env(dest: Path, wheel: Path) -> None:
     if dest.exists():
-        shutil.rmtree(dest)
+        shutil.rmtree(dest)  # a half-built one from an interrupted run
     subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(dest)], check=True)
     python = dest / "bin" / "python"
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
@@ -99,8 +108,7 @@ def grader_env(dest: Path = REPO / "build" / "grader-env", wheel: Path | None = 
     (kernel / "kernel.json").write_text(json.dumps({
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (grading)", "language": "python"}))
-    stamp.write_text(digest)
-    return dest
+    (dest / ".complete").write_text(wheel.name)
 
 
 def main(argv: list[str] | None = None) -> None:
