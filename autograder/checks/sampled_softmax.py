@@ -52,13 +52,13 @@ METRIC_EXAMPLE = dict(
          (3, 5, 6.0),
          (4, PAD, 5.0), (4, 2, 3.5), (4, 6, 3.2)],
     targets=[6, 2, OOV, 5, 6], seen=[[3], [7, 4], [2], [5, 3], [2, 7]])
-METRIC_VARIANT = dict(
+METRIC_VARIANT = dict(  # the same situations, other ranks: its values differ from the example's
     seed=11, B=5, V=8, ks=[1, 2, 3, 5],
-    set=[(0, 7, 3.0), (0, 3, 2.5),
+    set=[(0, 7, 3.0), (0, 4, 2.7), (0, 3, 2.5),
          (1, 2, 4.0), (1, 5, 3.0), (1, 6, 2.8),
          (2, OOV, 5.0),
          (3, 4, 6.0),
-         (4, PAD, 5.0), (4, 7, 3.5), (4, 3, 3.2)],
+         (4, PAD, 5.0), (4, 7, 3.5), (4, 2, 3.3), (4, 3, 3.2)],
     targets=[3, 6, OOV, 4, 3], seen=[[5], [2, 7], [6], [4, 2], [7, 5]])
 METRIC_BIG = dict(
     seed=21, B=9, V=40, ks=[1, 5, 10, 20],
