@@ -182,3 +182,30 @@ def test_weighted_lr_tracks_expected_watch_time_and_relationship_features_help(s
     x_train_n, x_test_n, vocab_n = build_inputs(train.table, test.table, relationship=False)
     without = _fit(x_train_n, vocab_n, ref.weighted_logistic_loss)
     assert loss_weighted < ref.weighted_per_user_loss(u, predict_logits(without, x_test_n).numpy(), c, w) - 0.05
+
+
+# --- solutions.evaluate_ranking -------------------------------------------------------------------
+
+def test_auc_equals_pair_counting():
+    from solutions.evaluate_ranking import auc
+    rng = np.random.default_rng(1)
+    s, c = np.round(rng.normal(size=50), 1), rng.random(50) < 0.3
+    pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a in s[c] for b in s[~c]]
+    assert auc(s, c) == pytest.approx(np.mean(pairs))
+
+
+def test_movielens_stand_in_impressions_are_leak_free():
+    import pandas as pd
+    from solutions.evaluate_ranking import NEGATIVES_PER_RATING, movielens_impressions
+    ratings = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "item_id": [10, 11, 12, 10, 13],
+                            "timestamp": [100, 200, 200, 150, 400], "rating": [4.0, 3.5, 5.0, 2.0, 1.0]})
+    items = pd.DataFrame({"item_id": [10, 11, 12, 13], "genres": ["Drama|War", "Drama", "Comedy", "Drama|Crime"]})
+    imp = movielens_impressions(ratings, items, seed=0)
+    pos = imp[imp.clicked == 1].set_index(["user_id", "item_id"])
+    assert len(pos) == 5 and (imp.clicked == 0).sum() <= 5 * NEGATIVES_PER_RATING
+    assert pos.loc[(1, 11), "genre_ratings"] == 1            # the Drama rating at t=100, not the one at t=200
+    assert pos.loc[(1, 12), "genre_ratings"] == 0 and pos.loc[(1, 11), "user_ratings"] == 1
+    assert pos.loc[(1, 11), "days_since_genre_rating"] == pytest.approx(100 / 86400)
+    assert pos.loc[(2, 13), "watch_time"] == 1.0
+    neg = imp[imp.clicked == 0]
+    assert not set(zip(neg.user_id, neg.item_id)) & set(zip(ratings.user_id, ratings.item_id))

@@ -46,7 +46,10 @@ class RankingInputs:
         return len(self.item)
 
 
-def _continuous(train: pd.DataFrame, test: pd.DataFrame, names) -> tuple[list, list, list[str]]:
+def continuous_block(train: pd.DataFrame, test: pd.DataFrame, names) -> tuple[list, list, list[str]]:
+    """Columns ``names`` of both tables as lists of (n,) arrays: log1p, standardised with the TRAINING
+    mean and std (NaN filled with the training maximum, plus a 0/1 ``<name>_missing`` column when
+    the training values have NaN); returns (train columns, test columns, column names)."""
     out_train, out_test, cols = [], [], []
     for name in names:
         a, b = train[name].to_numpy(float), test[name].to_numpy(float)
@@ -67,7 +70,7 @@ def build_inputs(train: pd.DataFrame, test: pd.DataFrame, *, relationship: bool 
     ``train`` only. ``relationship=False`` leaves out the user-video relationship features of
     paper 4.1 (and the last-search-on-topic flag), for an ablation."""
     names = VIDEO + (RELATIONSHIP if relationship else ())
-    a, b, cols = _continuous(train, test, names)
+    a, b, cols = continuous_block(train, test, names)
     if relationship:
         for df, out in ((train, a), (test, b)):
             out.append((df["last_search_topic"].astype(object) == df["topic"].astype(object)).to_numpy(float))
