@@ -46,14 +46,17 @@ class RetrieverConfig:
     history_dropout: float = 0.2  # drop history items at training time (a cheap augmentation)
     epochs: int = 30
     patience: int = 3  # stop after this many epochs without a better validation Recall@50
-    batch_size: int = 256
-    lr: float = 1e-3
+    batch_size: int = 1024
+    lr: float = 3e-3
     weight_decay: float = 0.0
     tie_weights: bool = False  # share input and output item vectors
-    full_softmax_max_items: int = 20_000  # above this many items, train with sampled softmax
+    # Full softmax while it costs at most twice the sampled one (V <= 2 * n_negatives); above,
+    # a logQ-corrected sampled softmax.  Decided from the catalogue size, never per dataset.
+    full_softmax_max_items: int = 4_000
     n_negatives: int = 2_000  # sampled-softmax negatives per batch
     sampling_alpha: float = 0.75  # negatives drawn from count ** alpha
-    use_features: bool = True  # search tokens, user features, activity age where available
+    use_features: bool = True  # search tokens and user features where the dataset has them
+    activity_age: bool = True  # days since the user's last history event (every dataset has times)
     select_metric_k: int = 50
     seed: int = 0
 
@@ -114,6 +117,7 @@ class RetrievalData:
     val: Queries
     test: Queries
     event_user: np.ndarray  # (n_events,) dense user index of every event in ``train.items``
+    train_user: np.ndarray  # (n_train,) dense user index of every training example
     feature_sizes: dict[str, int]
     n_tokens: int  # search-token vocabulary size (0 without searches)
 
@@ -132,17 +136,11 @@ class RetrievalData:
         starts, ends = _user_runs(user)
 
         # Training examples: each position t >= 1 of a user's sequence predicts item t from the
-        # items before it.  The sequence order (not strict time) matches evaluation, whose
+        # items before it (all of them here; each epoch draws at most a fixed number per user).  The sequence order (not strict time) matches evaluation, whose
         # history is the whole training sequence, same-second ratings included.
-        rng = np.random.default_rng(cfg.seed)
         pos = np.arange(len(user))
         first = np.repeat(starts, ends - starts)
-        cand = pos[(pos > first) & (items != OOV)]
-        key = rng.random(len(cand))
-        order = np.lexsort((key, user[cand]))
-        run_s, run_e = _user_runs(user[cand][order])
-        rank = np.arange(len(cand)) - np.repeat(run_s, run_e - run_s)  # position within the user
-        ex = np.sort(cand[order][rank < cfg.max_examples_per_user])
+        ex = pos[(pos > first) & (items != OOV)]  # every candidate; train_retriever caps per user
         ex_start = np.maximum(first[ex], ex - cfg.max_history)
         tr = Queries(items=items, start=ex_start, end=ex, label=items[ex],
                      age=((window_end - ts[ex - 1]) / DAY).astype(np.float32))
@@ -179,7 +177,8 @@ class RetrievalData:
             n_tokens = _add_search_tokens(ds, vocab_from=train, tr=tr, tr_user=user[ex], tr_time=ts[ex],
                                           val=val, val_df=split.val, test=test, test_df=split.test)
         return cls(vocab=vocab, train=tr, val=val, test=test,
-                   event_user=np.repeat(np.arange(len(starts)), ends - starts), feature_sizes=sizes, n_tokens=n_tokens)
+                   event_user=np.repeat(np.arange(len(starts)), ends - starts),
+                   train_user=np.repeat(np.arange(len(starts)), ends - starts)[ex], feature_sizes=sizes, n_tokens=n_tokens)
 
 
 def _add_user_features(ds: Dataset, train: pd.DataFrame, tr: Queries, tr_user: np.ndarray, *rest) -> dict[str, int]:
@@ -243,6 +242,7 @@ class CandidateGenerator(nn.Module):
         self.features = nn.ModuleDict({k: nn.Embedding(n, 8) for k, n in feature_sizes.items()})
         self.tokens = nn.Embedding(n_tokens, 32, padding_idx=PAD) if n_tokens else None
         self.recent = cfg.recent
+        self.activity_age = cfg.activity_age
         width = d * (2 if cfg.recent else 1) + 8 * len(feature_sizes) + (32 if n_tokens else 0) + 2  # +2: activity age and its square
         layers: list[nn.Module] = []
         for h in cfg.hidden:
@@ -278,7 +278,7 @@ class CandidateGenerator(nn.Module):
             m = (tok != PAD).float()
             x.append((self.tokens(tok) * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp(min=1))
         # Age of the user's last activity, scaled to about [0, 1] (paper: example age and its powers).
-        a = (batch["age"] / 365.0)[:, None]
+        a = (batch["age"] / 365.0)[:, None] * self.activity_age
         x += [a, a * a]
         return self.tower(torch.cat(x, dim=1))
 
@@ -318,6 +318,14 @@ def evaluate_recall(model: CandidateGenerator, q: Queries, k: int, max_history: 
     return recall_at_k(score_users(model, q, max_history), torch.from_numpy(q.label), k, torch.from_numpy(q.seen))
 
 
+def cap_per_user(user: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most ``cap`` rows per value of ``user`` (n,), drawn uniformly, sorted."""
+    order = np.lexsort((rng.random(len(user)), user))
+    run_s, run_e = _user_runs(user[order])
+    rank = np.arange(len(user)) - np.repeat(run_s, run_e - run_s)  # position within the user
+    return np.sort(order[rank < cap])
+
+
 def _drop_history(hist: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
     """Replace each history item by PAD with probability ``p``, keeping at least the last one."""
     if p <= 0:
@@ -344,13 +352,16 @@ def train_retriever(data: RetrievalData, cfg: RetrieverConfig = RetrieverConfig(
     full = data.n_items <= cfg.full_softmax_max_items
     counts = np.bincount(data.train.label, minlength=data.n_items)
     log_q = sampling_log_q(counts, cfg.sampling_alpha)
-    n = len(data.train)
+    rng = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
     best, best_state, best_epoch, history = -1.0, None, 0, []
     for epoch in range(1, cfg.epochs + 1):
         model.train()
-        perm = torch.randperm(n, generator=gen).numpy()
-        for i in range(0, n, cfg.batch_size):
+        # A fresh draw of at most max_examples_per_user examples per user every epoch: the cap
+        # keeps heavy users from dominating, the redraw still uses all of their history.
+        idx = cap_per_user(data.train_user, cfg.max_examples_per_user, rng)
+        perm = idx[torch.randperm(len(idx), generator=gen).numpy()]
+        for i in range(0, len(perm), cfg.batch_size):
             b = make_batch(data.train, perm[i : i + cfg.batch_size], cfg.max_history)
             b["history"] = _drop_history(b["history"], cfg.history_dropout, gen)
             u = model(b)
