@@ -279,7 +279,8 @@ class RetrieverConfig:
     hidden: int = 32
     steps: int = 300
     batch_size: int = 512
-    lr: float = 0.01
+    lr: float = 0.01  # Adam, the dense ReLU layer
+    sparse_lr: float = 0.01  # SparseAdam, the embedding and softmax tables
     negatives: int = 2048  # shared uniform negatives per step; 0 = full softmax over every video
     max_history: int = 50
     seed: int = 0
@@ -355,15 +356,21 @@ def sampled_softmax_loss(model: TinyRetriever, history: torch.Tensor, label: tor
 
 
 def train_retriever(cfg: RetrieverConfig = RetrieverConfig(), *, log_every: int = 0) -> TrainedRetriever:
-    """Train a :class:`TinyRetriever` for ``cfg.steps`` Adam steps on next-watch examples from
-    the training window (sampled softmax, or the full one with ``cfg.negatives=0``: a full
-    softmax over 100k videos costs about a second a step on two busy cores); deterministic."""
+    """Train a :class:`TinyRetriever` for ``cfg.steps`` steps on next-watch examples from the
+    training window (sampled softmax, or the full one with ``cfg.negatives=0``: a full
+    softmax over 100k videos costs about a second a step on two busy cores); deterministic.
+
+    SparseAdam on the tables, Adam on the ReLU layer.  The table learning rate is kept small
+    on purpose: Adam's per-coordinate normalisation moves every sampled negative row by about
+    ``lr`` whatever its gradient, so a larger rate (or many more negatives) inflates every
+    video's norm towards the same value and hides the popularity/norm spread a softmax learns.
+    """
     world, split, vocab = make_world(cfg)
     ex = next_watch_examples(split.train, vocab, max_history=cfg.max_history, window_end=split.cut_time, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     model = TinyRetriever(len(vocab), cfg.dim, cfg.hidden)
     sparse = [model.embedding.weight, model.softmax_weight.weight, model.softmax_bias.weight]
-    opts = [torch.optim.SparseAdam(sparse, lr=cfg.lr), torch.optim.Adam(model.hidden.parameters(), lr=cfg.lr)]
+    opts = [torch.optim.SparseAdam(sparse, lr=cfg.sparse_lr), torch.optim.Adam(model.hidden.parameters(), lr=cfg.lr)]
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     losses = []
