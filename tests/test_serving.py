@@ -1,5 +1,7 @@
 """Assignment 05 (serving): the reference passes every check and graded case; classic mistakes get
 the specific hint and fail the graded cases; a lookup table of the visible answers scores nothing."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from autograder.checks.report import CheckFailed
 from autograder.comparator import judge, read_record_files
 from solutions import serving as ref
 
+REPO = Path(__file__).resolve().parent.parent
 ANSWERS = {"export_vectors": ref.export_vectors, "brute_force_topk": ref.brute_force_topk,
            "simple_lsh_items": ref.simple_lsh_items, "simple_lsh_query": ref.simple_lsh_query}
 
@@ -261,3 +264,37 @@ def test_a_lookup_table_of_the_visible_answers_with_patched_comparisons_scores_n
     verdicts = graded(tmp_path, monkeypatch, **hostile)
     monkeypatch.undo()
     assert not any(v.passed for v in verdicts.values()), {g: v.message() for g, v in verdicts.items() if v.passed}
+
+
+# --- what students receive gives nothing away ---------------------------------------------------
+
+
+def test_release_holds_no_line_of_the_answers():
+    import inspect
+
+    from autograder import release
+    lines, inside = [], False
+    for line in inspect.getsource(ref).splitlines():
+        if "BEGIN SOLUTION" in line:
+            inside = True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif inside and line.strip() and not line.strip().startswith("#") and len(line.strip()) > 12:
+            lines.append(line.strip())
+    assert len(lines) > 10
+    assert release.audit(REPO / "course" / "release" / checks.ASSIGNMENT, lines) == []
+
+
+def test_no_hidden_expected_value_is_shipped():
+    import json
+    hidden = json.loads((REPO / "autograder" / "hidden" / f"{checks.ASSIGNMENT}.json").read_text())
+    secrets = {repr(v) for case in hidden["cases"].values() for a in case["arrays"].values()
+               for v in a["values"] if isinstance(v, float) and v not in (0.0, 1.0)}
+    assert len(secrets) > 50
+    shipped = [REPO / "autograder" / "checks" / "expected" / f"{checks.ASSIGNMENT}.json",
+               REPO / "autograder" / "checks" / "serving.py",
+               *(REPO / "course" / "release" / checks.ASSIGNMENT).glob("*.ipynb")]
+    for path in shipped:
+        text = path.read_text()
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{path.name} holds hidden expected values, e.g. {leaked[:3]}"

@@ -97,7 +97,8 @@ def inputs(case: dict) -> dict:
     rng = np.random.default_rng(case["seed"])
     ex = case["exercise"]
     if ex == E:
-        return dict(user=torch.relu(_normal(rng, case["batch"], case["dim"])) + 0.1,
+        # Non-negative, as a ReLU layer's output is.
+        return dict(user=_normal(rng, case["batch"], case["dim"]).abs(),
                     weight=_normal(rng, case["n_items"], case["dim"]), bias=_normal(rng, case["n_items"]))
     if ex == T:
         out = dict(queries=_normal(rng, case["batch"], case["dim"]), items=_spread(rng, _normal(rng, case["n_items"], case["dim"])),
