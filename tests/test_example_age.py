@@ -192,3 +192,21 @@ def test_candidate_model_trains_with_every_encoder_and_input():
             losses = train_full_softmax(model, ex, dense=dense, epochs=3, lr=3e-2)
             assert losses[-1] < losses[0]
             assert 0.0 <= recall(model, ex, 10, dense=dense) <= 1.0
+
+
+def test_heldout_examples_take_the_context_around_the_label():
+    import pandas as pd
+    from ytdnn.examples import build_item_vocab
+    from ytdnn.heldout_examples import heldout_examples
+
+    log = pd.DataFrame({"user_id": [1] * 5, "item_id": [10, 11, 12, 13, 14], "timestamp": [1, 2, 3, 4, 5]})
+    vocab = build_item_vocab(log)
+    ex = heldout_examples(log, vocab, n_per_user=8, max_history=2, seed=0)
+    assert len(ex) == 8
+    for j in range(len(ex)):
+        label = int(ex.label_item_id[j])
+        history = [int(v) for v in vocab.values[ex.history(j) - 2]]
+        others = [v for v in range(10, 15) if v != label]
+        at = sum(v < label for v in others)  # where the label sits among the other watches
+        start = min(max(at - 1, 0), len(others) - 2)
+        assert history == others[start:start + 2], (label, history)
