@@ -136,8 +136,9 @@ class RetrievalData:
         starts, ends = _user_runs(user)
 
         # Training examples: each position t >= 1 of a user's sequence predicts item t from the
-        # items before it (all of them here; each epoch draws at most a fixed number per user).  The sequence order (not strict time) matches evaluation, whose
-        # history is the whole training sequence, same-second ratings included.
+        # items before it (all of them here; each epoch draws at most a fixed number per user).
+        # The sequence order (not strict time) matches evaluation, whose history is the whole
+        # training sequence, same-second ratings included.
         pos = np.arange(len(user))
         first = np.repeat(starts, ends - starts)
         ex = pos[(pos > first) & (items != OOV)]  # every candidate; train_retriever caps per user
@@ -173,16 +174,24 @@ class RetrievalData:
         sizes: dict[str, int] = {}
         n_tokens = 0
         if cfg.use_features:
-            sizes = _add_user_features(ds, train, tr, user[ex], val, split.val, test, split.test)
-            n_tokens = _add_search_tokens(ds, vocab_from=train, tr=tr, tr_user=user[ex], tr_time=ts[ex],
-                                          val=val, val_df=split.val, test=test, test_df=split.test)
+            # (queries, their raw user ids, their label times): features are known before the label.
+            targets = [(tr, user[ex], ts[ex])] + [
+                (q, df["user_id"].to_numpy(dtype=np.int64), df["timestamp"].to_numpy(dtype=np.int64))
+                for q, df in ((val, split.val), (test, split.test))
+            ]
+            sizes = _add_user_features(ds, train, targets)
+            n_tokens = _add_search_tokens(ds, window_end, targets)
         return cls(vocab=vocab, train=tr, val=val, test=test,
                    event_user=np.repeat(np.arange(len(starts)), ends - starts),
                    train_user=np.repeat(np.arange(len(starts)), ends - starts)[ex], feature_sizes=sizes, n_tokens=n_tokens)
 
 
-def _add_user_features(ds: Dataset, train: pd.DataFrame, tr: Queries, tr_user: np.ndarray, *rest) -> dict[str, int]:
-    """Categorical user columns (demographics) as ids; vocabularies from training users only."""
+Targets = list[tuple[Queries, np.ndarray, np.ndarray]]  # (queries, user ids (n,), label times (n,))
+
+
+def _add_user_features(ds: Dataset, train: pd.DataFrame, targets: Targets) -> dict[str, int]:
+    """Categorical user columns (demographics) as ids into ``q.features``; vocabularies from
+    training users only.  Returns each column's vocabulary size."""
     if ds.users is None:
         return {}
     table = ds.users.set_index("user_id")
@@ -194,15 +203,14 @@ def _add_user_features(ds: Dataset, train: pd.DataFrame, tr: Queries, tr_user: n
         voc = Vocab.build(values[train_users])
         codes = pd.Series(voc.encode(values), index=table.index)
         sizes[col] = len(voc)
-        for q, users in [(tr, tr_user), (rest[0], rest[1]["user_id"]), (rest[2], rest[3]["user_id"])]:
+        for q, users, _ in targets:
             q.features[col] = codes.reindex(np.asarray(users)).fillna(OOV).to_numpy(dtype=np.int64)
     return sizes
 
 
-def _add_search_tokens(ds: Dataset, *, vocab_from: pd.DataFrame, tr: Queries, tr_user: np.ndarray,
-                       tr_time: np.ndarray, val: Queries, val_df: pd.DataFrame, test: Queries,
-                       test_df: pd.DataFrame, max_tokens: int = 20) -> int:
-    """The last ``max_tokens`` query tokens each query's user typed strictly before its label."""
+def _add_search_tokens(ds: Dataset, window_end: int, targets: Targets, max_tokens: int = 20) -> int:
+    """``q.search`` (n, <= max_tokens): the last query tokens each row's user typed strictly
+    before its label time.  Returns the token vocabulary size (0: no searches)."""
     searches = ds.extras.get("searches")
     if searches is None or not len(searches):
         return 0
@@ -213,16 +221,16 @@ def _add_search_tokens(ds: Dataset, *, vocab_from: pd.DataFrame, tr: Queries, tr
     order = np.lexsort((s_ts, s_user))
     s_user, s_ts, flat = s_user[order], s_ts[order], flat[order]
     # Token vocabulary from searches before the end of the training window only.
-    voc = Vocab.build(flat[s_ts <= vocab_from["timestamp"].max()], min_count=2)
+    voc = Vocab.build(flat[s_ts <= window_end], min_count=2)
     tokens = voc.encode(flat)
-    t0 = int(s_ts.min())
-    span = int(max(s_ts.max(), vocab_from["timestamp"].max(), val_df["timestamp"].max(), test_df["timestamp"].max())) - t0 + 2
+    # One sortable int64 key per (user, time): user * span + time offset, span > every offset.
+    times = [s_ts] + [t for _, _, t in targets]
+    t0 = min(int(t.min()) for t in times if len(t))
+    span = max(int(t.max()) for t in times if len(t)) - t0 + 2
     keys = s_user * span + (s_ts - t0)
-    for q, u, t in [(tr, tr_user, tr_time), (val, val_df["user_id"].to_numpy(), val_df["timestamp"].to_numpy()),
-                    (test, test_df["user_id"].to_numpy(), test_df["timestamp"].to_numpy())]:
-        u = np.asarray(u, dtype=np.int64)
+    for q, u, t in targets:
         first = np.searchsorted(keys, u * span, side="left")
-        end = np.searchsorted(keys, u * span + (np.asarray(t, dtype=np.int64) - t0), side="left")  # strictly before
+        end = np.searchsorted(keys, u * span + (t - t0), side="left")  # strictly before the label
         q.search = _pad(tokens, np.maximum(first, end - max_tokens), end, max_tokens)
     return len(voc)
 
@@ -341,7 +349,7 @@ def train_retriever(data: RetrievalData, cfg: RetrieverConfig = RetrieverConfig(
     """Train with Adam; keep the epoch with the best validation Recall@``select_metric_k``.
 
     Returns the model (best epoch's weights) and ``{"epochs", "best_epoch", "val_recall",
-    "train_seconds", "full_softmax"}``.
+    "val_curve", "train_seconds", "train_cpu_seconds", "full_softmax"}``.
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -353,7 +361,7 @@ def train_retriever(data: RetrievalData, cfg: RetrieverConfig = RetrieverConfig(
     counts = np.bincount(data.train.label, minlength=data.n_items)
     log_q = sampling_log_q(counts, cfg.sampling_alpha)
     rng = np.random.default_rng(cfg.seed)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()  # CPU time: comparable on a shared machine
     best, best_state, best_epoch, history = -1.0, None, 0, []
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -387,4 +395,5 @@ def train_retriever(data: RetrievalData, cfg: RetrieverConfig = RetrieverConfig(
     model.load_state_dict(best_state)
     model.eval()
     return model, {"epochs": len(history), "best_epoch": best_epoch, "val_recall": best,
-                   "val_curve": history, "train_seconds": time.perf_counter() - t0, "full_softmax": full}
+                   "val_curve": history, "train_seconds": time.perf_counter() - t0,
+                   "train_cpu_seconds": time.process_time() - cpu0, "full_softmax": full}
