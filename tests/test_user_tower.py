@@ -290,3 +290,23 @@ def test_add_demographics_and_the_blind_batch():
     assert (blind["logged_in"] == 0).all() and (batch["logged_in"] == torch.tensor([1, 0, 0])).all()
     with pytest.raises(ValueError, match="lacks column"):
         add_demographics(ex, users.drop(columns="device"))
+
+
+# --- what students receive -------------------------------------------------------------------
+
+def test_release_and_student_modules_give_no_answer_away():
+    import inspect
+    from pathlib import Path
+    from autograder import release
+    lines, inside = [], False
+    for line in inspect.getsource(ref).splitlines():
+        if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
+            inside = "BEGIN" in line
+        elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
+            lines.append(line.strip())
+    assert len(lines) > 15
+    repo = Path(__file__).resolve().parent.parent
+    assert release.audit(repo / "course" / "release" / "02_user_tower", lines) == []
+    shipped = (repo / "ytdnn" / "features.py").read_text() + (repo / "autograder" / "checks" / "user_tower.py").read_text()
+    leaked = [line for line in lines if line in shipped and not line.startswith(("return", "in_dim = width"))]
+    assert leaked == []
