@@ -8,6 +8,10 @@ c.CourseDirectory.root = str(here)
 c.CourseDirectory.course_id = "ytdnn"
 c.CourseDirectory.db_url = f"sqlite:///{here / 'gradebook.db'}"
 
+# A local exchange in the course (git-ignored; `python -m autograder.exchange setup` creates it with
+# the 0o777 nbgrader expects) instead of /srv/nbgrader/exchange, which needs root to create.
+c.Exchange.root = str(here / "exchange")
+
 # A deleted test cell comes back from the gradebook and is run, instead of silently scoring 0.
 c.OverwriteCells.add_missing_cells = True
 
