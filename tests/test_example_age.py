@@ -210,3 +210,48 @@ def test_heldout_examples_take_the_context_around_the_label():
         at = sum(v < label for v in others)  # where the label sits among the other watches
         start = min(max(at - 1, 0), len(others) - 2)
         assert history == others[start:start + 2], (label, history)
+
+
+# --- what students receive gives nothing away --------------------------------------------------------
+
+def answer_lines(text: str) -> list[str]:
+    """Non-trivial lines between nbgrader's solution markers."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if "BEGIN SOLUTION" in line:
+            inside = True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif inside and len(line.strip()) > 12 and not line.strip().startswith(("#", "return")):
+            lines.append(line.strip())
+    return lines
+
+
+def test_shipped_files_of_this_assignment_hold_no_answer_line_of_any_assignment():
+    from pathlib import Path
+    from autograder import release
+    repo = Path(__file__).resolve().parent.parent
+    lines = {line for path in (repo / "solutions").glob("*.py") for line in answer_lines(path.read_text())}
+    ours = answer_lines((repo / "solutions" / "example_age.py").read_text())
+    assert len(ours) > 10 and set(ours) <= lines
+    assert release.audit(repo / "course" / "release" / checks.ASSIGNMENT, sorted(lines)) == []
+    shipped = {p: p.read_text() for p in [repo / "ytdnn" / "candidate_model.py", repo / "ytdnn" / "heldout_examples.py",
+                                          repo / "autograder" / "checks" / "example_age.py"]}
+    leaked = {p.name: [line for line in lines if line in text] for p, text in shipped.items()}
+    assert leaked == {p.name: [] for p in shipped}
+
+
+def test_no_hidden_expected_value_is_shipped():
+    import json
+    from pathlib import Path
+    repo = Path(__file__).resolve().parent.parent
+    hidden = json.loads((repo / "autograder" / "hidden" / f"{checks.ASSIGNMENT}.json").read_text())
+    secrets = {repr(v) for case in hidden["cases"].values() for a in case["arrays"].values()
+               for v in a["values"] if isinstance(v, float) and v not in (0.0, 1.0)}
+    assert len(secrets) > 10
+    shipped = [repo / "autograder" / "checks" / "expected" / f"{checks.ASSIGNMENT}.json",
+               repo / "autograder" / "checks" / "example_age.py", repo / "ytdnn" / "candidate_model.py",
+               *(repo / "course" / "release" / checks.ASSIGNMENT).glob("*.ipynb")]
+    for path in shipped:
+        leaked = [s for s in secrets if s in path.read_text()]
+        assert not leaked, f"{path.name} holds hidden expected values, e.g. {leaked[:3]}"

@@ -85,14 +85,14 @@ class CandidateModel(nn.Module):
         self.categorical = nn.ModuleDict({k: nn.Embedding(v, max(dim // 2, 1)) for k, v in (categorical or {}).items()})
         self.n_dense = n_dense
         in_dim = dim * (2 if n_tokens else 1) + max(dim // 2, 1) * len(self.categorical) + n_dense
-        layers: list[nn.Module] = []
+        blocks: list[nn.Module] = []
         if n_layers == 0:
-            layers.append(nn.Linear(in_dim, width))
+            blocks.append(nn.Linear(in_dim, width))
         for i in range(n_layers):
             out_dim = width * 2 ** (n_layers - 1 - i)
-            layers += [nn.Linear(in_dim, out_dim), nn.ReLU()]
+            blocks += [nn.Linear(in_dim, out_dim), nn.ReLU()]
             in_dim = out_dim
-        self.tower = nn.Sequential(*layers)
+        self.tower = nn.Sequential(*blocks)
         self.videos = nn.Linear(width, n_items)  # rows of the weight: the video vectors v_j
 
     def encode_history(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
