@@ -132,10 +132,10 @@ def hidden_values(assignment):
     return out
 
 
-@pytest.mark.parametrize("assignment", ["01_networks"])
+@pytest.mark.parametrize("assignment", sorted(p.stem for p in (REPO / "autograder" / "hidden").glob("*.json")))
 def test_no_hidden_expected_value_is_in_anything_a_student_receives(assignment, tmp_path):
     secrets = hidden_values(assignment)
-    assert len(secrets) > 50
+    assert len(secrets) > 5
     wheel = zipfile.ZipFile(bundle.build_wheel(tmp_path))
     received = {name: wheel.read(name).decode() for name in wheel.namelist()}
     received |= {str(p): p.read_text() for p in (COURSE / "release").rglob("*.ipynb")}
