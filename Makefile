@@ -34,6 +34,8 @@ start: $(STAMP)
 
 # Instructors: the whole course (source notebooks hold the answers).
 lab: $(STAMP)
+	# nbgrader's Assignments tab lists course/exchange (Exchange.root): it must exist, mode 777.
+	$(PY) -m autograder.exchange setup
 	cd course && ../$(VENV)/bin/jupyter lab $(LAB_ARGS)
 
 release: $(STAMP)

@@ -6,7 +6,10 @@
 3. autograde the sample submissions (``autograder.samples``: honest work and one hostile notebook
    per known attack) in a scratch copy of the course (``build/demo/course``), each in a bubblewrap
    sandbox, with the comparator deciding the points, feedback and a grades CSV;
-4. print the gradebook.
+4. print the gradebook;
+5. the class's real nbgrader round trip (``autograder.exchange``) for two students, one honest and one
+   hostile, in ``build/demo/exchange-course``: release, fetch, submit, collect, sandboxed autograde,
+   feedback released and fetched by each student, export.
 """
 from __future__ import annotations
 
@@ -49,6 +52,24 @@ def main() -> None:
         sys.exit("samples graded unexpectedly:\n  " + "\n  ".join(wrong))
     print(f"every sample got the score and status it must get ({len(expected)} samples, "
           f"{sum(1 for s in expected if s not in ('complete', 'blank', 'task1_only', 'honest_habits', 'deleted_tests'))} hostile)")
+    round_trip_demo(sandbox)
+
+
+def round_trip_demo(sandbox: bool) -> None:
+    """Two students through nbgrader's exchange: ``complete`` (10) and ``patches_torch`` (hostile, 0)."""
+    from .exchange import round_trip
+    print("5/5 the nbgrader round trip: release -> fetch -> submit -> collect -> autograde -> feedback", flush=True)
+    course = scratch_course(BUILD / "exchange-course")
+    work = BUILD / "exchange-work"
+    want = samples.build(work, only=["complete", "patches_torch"])
+    out = round_trip(course, {s: work / s / samples.ASSIGNMENT / samples.RELEASE.name for s in want},
+                     homes=BUILD / "exchange-homes", sandbox=sandbox, force=True, progress=False)
+    for row in out["rows"]:
+        files = [str(f.relative_to(REPO)) for f in out["feedback"][row.student]]
+        print(f"    {row.student}: {row.score:g} / {row.max_score:g} {row.status}; fetched feedback: {', '.join(files) or 'none'}")
+    wrong = [r.student for r in out["rows"] if (r.score, r.status) != want[r.student] or not out["feedback"][r.student]]
+    if wrong:
+        sys.exit(f"round trip graded unexpectedly: {', '.join(wrong)}")
 
 
 if __name__ == "__main__":
