@@ -128,7 +128,8 @@ def hidden_values(assignment):
     out = set()
     for case in data["cases"].values():
         for array in case["arrays"].values():
-            out |= {repr(v) for v in array["values"] if isinstance(v, float) and v not in (0.0, 1.0)}
+            # Distinctive: more than three decimals (0.5 or -1.0 also stand in code for other reasons).
+            out |= {repr(v) for v in array["values"] if isinstance(v, float) and v != round(v, 3)}
     return out
 
 
