@@ -128,8 +128,9 @@ def hidden_values(assignment):
     out = set()
     for case in data["cases"].values():
         for array in case["arrays"].values():
-            # Distinctive: more than three decimals (0.5 or -1.0 also stand in code for other reasons).
-            out |= {repr(v) for v in array["values"] if isinstance(v, float) and v != round(v, 3)}
+            # Distinctive: more than four decimals (0.5, 0.0625 or a float32 0.6 also stand in code and in
+            # visible cases for other reasons).
+            out |= {repr(v) for v in array["values"] if isinstance(v, float) and abs(v - round(v, 4)) > 1e-6}
     return out
 
 
