@@ -64,13 +64,14 @@ def continuous_block(train: pd.DataFrame, test: pd.DataFrame, names) -> tuple[li
 
 
 def build_inputs(train: pd.DataFrame, test: pd.DataFrame, *, relationship: bool = True,
-                 item_top_n: int = 1000) -> tuple[RankingInputs, RankingInputs, Vocab]:
+                 item_top_n: int = 1000, continuous: Callable | None = None) -> tuple[RankingInputs, RankingInputs, Vocab]:
     """Inputs for a train and a test ranking table (``RankingData.table``); statistics and the
     video vocabulary (top ``item_top_n`` videos of the CLICKED training impressions) come from
     ``train`` only. ``relationship=False`` leaves out the user-video relationship features of
-    paper 4.1 (and the last-search-on-topic flag), for an ablation."""
+    paper 4.1 (and the last-search-on-topic flag), for an ablation. ``continuous(train, test, names)``
+    replaces :func:`continuous_block` (same signature and return), e.g. with quantile features."""
     names = VIDEO + (RELATIONSHIP if relationship else ())
-    a, b, cols = continuous_block(train, test, names)
+    a, b, cols = (continuous or continuous_block)(train, test, names)
     if relationship:
         for df, out in ((train, a), (test, b)):
             out.append((df["last_search_topic"].astype(object) == df["topic"].astype(object)).to_numpy(float))
@@ -117,13 +118,14 @@ class LinearRanker(nn.Module):
 class MLPRanker(nn.Module):
     """A ranking tower: [dense, item embedding] -> ReLU hidden layers of ``widths`` -> one logit.
 
-    ``widths=()`` is a linear model on the same inputs. forward(dense (n, d), item (n,)) -> (n,)."""
+    ``widths=()`` is a linear model on the same inputs; ``item_dim=0`` leaves the video id out.
+    forward(dense (n, d), item (n,)) -> (n,)."""
 
     def __init__(self, n_dense: int, n_items: int, widths: tuple[int, ...] = (), *, item_dim: int = 8,
                  seed: int = 0) -> None:
         super().__init__()
         torch.manual_seed(seed)
-        self.item = nn.Embedding(n_items, item_dim)
+        self.item = nn.Embedding(n_items, item_dim) if item_dim > 0 else None
         layers, width = [], n_dense + item_dim
         for w in widths:
             layers += [nn.Linear(width, w), nn.ReLU()]
@@ -131,7 +133,8 @@ class MLPRanker(nn.Module):
         self.tower = nn.Sequential(*layers, nn.Linear(width, 1))
 
     def forward(self, dense: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
-        return self.tower(torch.cat([dense, self.item(item)], dim=1)).squeeze(-1)
+        x = torch.cat([dense, self.item(item)], dim=1) if self.item is not None else dense
+        return self.tower(x).squeeze(-1)
 
 
 def train_ranker(model: nn.Module, data: RankingInputs,
