@@ -12,7 +12,6 @@ Nothing here computes a forward pass of its own: every expected number is frozen
 from __future__ import annotations
 
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,7 +20,7 @@ import torch
 
 from . import record
 from .compare import as_array, max_abs_error, mismatch_lines, shape_str
-from .report import CheckFailed, passed
+from .report import CheckFailed, passed, student_line
 
 ASSIGNMENT = "01_networks"
 ATOL = 1e-6
@@ -203,7 +202,7 @@ def _run(model, task: Task, case: dict) -> np.ndarray:
         raise CheckFailed(f"Task {task.number}: forward is not written yet (it raised NotImplementedError).",
                           hint="replace `raise NotImplementedError()` in forward with your code.") from None
     except Exception as err:
-        where = _student_line(err)
+        where = student_line(err)
         raise CheckFailed(f"Task {task.number}: calling the model on {task.describe_input(case)} raised "
                           f"{type(err).__name__}: {err}", [where] if where else [],
                           hint="print the shape of each intermediate tensor to see where it stops fitting; "
@@ -213,16 +212,6 @@ def _run(model, task: Task, case: dict) -> np.ndarray:
                           hint="make forward end with `return x`, x being the output tensor.")
     return out.detach().to(torch.float32).cpu().numpy()
 
-
-def _student_line(err: Exception) -> str | None:
-    """'in forward, line N: CODE' for the deepest frame of the student's own code (not torch's)."""
-    here = __file__.rsplit("/", 1)[0]
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if "site-packages" not in f.filename and not f.filename.startswith(here)]
-    if not frames:
-        return None
-    f = frames[-1]
-    return f"in {f.name}, line {f.lineno}: {f.line.strip()}" if f.line else f"in {f.name}, line {f.lineno}"
 
 
 def _check_parameters(model, task: Task, frozen_params: list[dict], args: dict) -> None:

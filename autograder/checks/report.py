@@ -1,6 +1,9 @@
 """How a check speaks to a student: a short, precise message instead of a long traceback."""
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 RED, RESET = "\x1b[31m", "\x1b[0m"
 
 
@@ -28,3 +31,14 @@ class CheckFailed(AssertionError):
 def passed(message: str) -> None:
     """Print a success message that says what was proved (never a bare 'All tests passed')."""
     print(f"✓ {message}")
+
+
+def student_line(err: Exception) -> str | None:
+    """'in NAME, line N: CODE' for the deepest frame of the student's own code (not torch's, not ours)."""
+    here = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if "site-packages" not in f.filename and not f.filename.startswith(here)]
+    if not frames:
+        return None
+    f = frames[-1]
+    return f"in {f.name}, line {f.lineno}: {f.line.strip()}" if f.line else f"in {f.name}, line {f.lineno}"

@@ -12,14 +12,13 @@ frozen by ``python -m solutions.expected`` from the reference answers.
 from __future__ import annotations
 
 import sys
-import traceback
 
 import numpy as np
 import torch
 
 from . import record
 from .compare import as_array, freeze, max_abs_error, mismatch_lines, shape_str
-from .report import CheckFailed, passed
+from .report import CheckFailed, passed, student_line
 
 ASSIGNMENT = "03_sampled_softmax"
 ATOL = 1e-5
@@ -236,16 +235,6 @@ def record_test(grade_id: str, fn, quiet: bool = False) -> None:
 # visible checks
 
 
-def _student_line(err: Exception) -> str | None:
-    """'in NAME, line N: CODE' for the deepest frame of the student's own code (not torch's)."""
-    here = __file__.rsplit("/", 1)[0]
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if "site-packages" not in f.filename and not f.filename.startswith(here)]
-    if not frames:
-        return None
-    f = frames[-1]
-    return f"in {f.name}, line {f.lineno}: {f.line.strip()}" if f.line else f"in {f.name}, line {f.lineno}"
-
 
 def _run_visible(fn, task: int, name: str, case: dict, hint: str) -> dict[str, np.ndarray]:
     try:
@@ -254,7 +243,7 @@ def _run_visible(fn, task: int, name: str, case: dict, hint: str) -> dict[str, n
         raise CheckFailed(f"Task {task}: {name} is not written yet (it raised NotImplementedError).",
                           hint="replace `raise NotImplementedError()` with your code, run the cell, then this check.") from None
     except Exception as err:  # the student's code may raise anything; say what and where
-        where = _student_line(err)
+        where = student_line(err)
         raise CheckFailed(f"Task {task}: {name} on the example raised {type(err).__name__}: {err}",
                           [where] if where else [], hint=hint) from None
 

@@ -14,14 +14,13 @@ output change when padding is added, when each history is repeated twice, ...).
 from __future__ import annotations
 
 import sys
-import traceback
 
 import numpy as np
 import torch
 
 from . import record
 from .compare import as_array, max_abs_error, mismatch_lines, shape_str
-from .report import CheckFailed, passed
+from .report import CheckFailed, passed, student_line
 
 ASSIGNMENT = "02_user_tower"
 ATOL = 1e-5
@@ -264,16 +263,6 @@ def record_test(grade_id: str, obj, quiet: bool = False) -> None:
 
 # --- the visible checks ----------------------------------------------------------------------
 
-def _student_line(err: Exception) -> str | None:
-    """'in NAME, line N: CODE' for the deepest frame of the student's own code (not torch's)."""
-    here = __file__.rsplit("/", 1)[0]
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if "site-packages" not in f.filename and not f.filename.startswith(here)]
-    if not frames:
-        return None
-    f = frames[-1]
-    return f"in {f.name}, line {f.lineno}: {f.line.strip()}" if f.line else f"in {f.name}, line {f.lineno}"
-
 
 def _call(what: str, fn, *args):
     try:
@@ -283,7 +272,7 @@ def _call(what: str, fn, *args):
                           hint="replace `raise NotImplementedError()` with your code, run that cell again, "
                                "then this check.") from None
     except Exception as err:  # the student's code may raise anything; say what and where
-        where = _student_line(err)
+        where = student_line(err)
         raise CheckFailed(f"{what} raised {type(err).__name__}: {err}", [where] if where else [],
                           hint="print the shape of each intermediate tensor to see where it stops fitting.") from None
 
