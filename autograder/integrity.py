@@ -22,7 +22,7 @@ SUSPICIOUS = [
     (r"__globals__|\.__code__\s*=|globals\(\)\s*\[[^\]]*\]\s*=", "rebinds another function's globals or code"),
     (r"(torch|np|numpy)\.\w+(\.\w+)*\s*=(?!=)", "replaces a torch or numpy function"),
     (r"\bcheck_\w+\s*=(?!=)|^\s*def\s+check_\w+", "replaces a check function"),
-    (r"\b(exec|eval)\s*\(|base64|marshal|compile\s*\(", "runs code built at run time"),
+    (r"(?<![.\w])(exec|eval|compile)\s*\(|base64|marshal", "runs code built at run time"),  # not model.eval()
 ]
 
 

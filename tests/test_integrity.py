@@ -38,6 +38,7 @@ def test_flags_tampering(tmp_path, source, reason):
     "# compare with the solutions later\nx = 1",
     "print(globals())",
     "setattr(self, f'layer{i}', nn.Linear(4, 4))",
+    "model.eval()\nwith torch.no_grad():\n    scores = model(batch)",
 ])
 def test_honest_habits_are_not_noted(tmp_path, source):
     assert scan_notebook(notebook(tmp_path, source)) == []
