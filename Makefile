@@ -10,13 +10,15 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 # JupyterLab refuses to run as root unless told; a root user in a container is common, so say it.
 LAB_ARGS ?= $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml etc/jupyter/jupyter_nbconvert_config.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	# A kernelspec inside the venv, so notebooks and nbgrader run this interpreter, not a system one.
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ytdnn)" >/dev/null
+	# HTML exports render maths offline (MathJax from jupyter-server-mathjax, not a CDN).
+	mkdir -p $(VENV)/etc/jupyter && cp etc/jupyter/jupyter_nbconvert_config.py $(VENV)/etc/jupyter/
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -59,6 +59,9 @@ def build_wheel(dest: Path = DIST) -> Path:
         "Summary: Student bundle of the YouTube DNN course: ytdnn and the exercise checks",
         "Requires-Python: >=3.11", *[f"Requires-Dist: {r}" for r in requirements()], ""])
     entries = {str(p): (REPO / p).read_bytes() for p in bundle_files()}
+    # Installed into <prefix>/etc/jupyter/: HTML exports render maths offline (see the file).
+    config = "etc/jupyter/jupyter_nbconvert_config.py"
+    entries[f"{NAME}-{VERSION}.data/data/{config}"] = (REPO / config).read_bytes()
     entries[f"{info}/METADATA"] = metadata.encode()
     entries[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: autograder.bundle\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     entries[f"{info}/top_level.txt"] = b"autograder\nytdnn\n"
