@@ -95,6 +95,18 @@ def test_the_student_command_never_overwrites_an_edited_notebook(tmp_path):
     assert mine.read_bytes() == edited
 
 
+def test_release_leaves_a_student_workspace_untouched(tmp_path):
+    course = scratch_course(tmp_path / "course")
+    release.release(course, "01_networks")
+    workspace.sync_workspace(tmp_path / "workspace", course / "release")
+    mine = tmp_path / "workspace" / "01_networks" / "01_networks.ipynb"
+    work_in(mine)
+    before = {p: p.read_bytes() for p in (tmp_path / "workspace").rglob("*") if p.is_file()}
+    release.release(course, "01_networks")
+    workspace.sync_workspace(tmp_path / "workspace", course / "release")
+    assert {p: p.read_bytes() for p in (tmp_path / "workspace").rglob("*") if p.is_file()} == before
+
+
 def test_release_refuses_to_overwrite_an_edited_release_notebook(tmp_path):
     course = scratch_course(tmp_path / "course")
     release.release(course, "01_networks")
