@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -161,13 +162,28 @@ def _write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
+CDN_MATHJAX = re.compile(r"https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^\"']*")
+
+
 def offline_mathjax(feedback: Path) -> None:
-    """Copy MathJax (from the installed jupyter-server-mathjax) beside the feedback, once, so the HTML
-    renders maths with no internet (course/nbgrader_config.py points HTMLExporter.mathjax_url here)."""
+    """Make the feedback HTML render maths with no internet: copy MathJax (from the installed
+    jupyter-server-mathjax) to ``feedback/_mathjax/`` once, and point every feedback page at it.
+    (nbgrader's feedback template hard-codes a CDN address, whatever ``HTMLExporter.mathjax_url`` says.)"""
     import jupyter_server_mathjax
+    if not feedback.is_dir():
+        return
     target = feedback / "_mathjax"
-    if feedback.is_dir() and not (target / "MathJax.js").is_file():
+    if not (target / "MathJax.js").is_file():
         shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", target, dirs_exist_ok=True)
+    for page in feedback.rglob("*.html"):
+        if "_mathjax" in page.parts:
+            continue
+        html = page.read_text()
+        local = os.path.relpath(target / "MathJax.js", page.parent) + "?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+        fixed = CDN_MATHJAX.sub(local, html)
+        if fixed != html:
+            page.chmod(0o644)
+            page.write_text(fixed)
 
 
 def generate(course: Path, assignment: str) -> None:

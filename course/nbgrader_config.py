@@ -19,10 +19,6 @@ c.OverwriteCells.add_missing_cells = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
 
-# Feedback renders maths offline: MathJax from the installed jupyter-server-mathjax, copied once to
-# feedback/_mathjax/ by autograder.grade (feedback/<student>/<assignment>/<notebook>.html is two levels down).
-c.HTMLExporter.mathjax_url = "../../_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
-
 # Feedback shows each test's score and message but never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",

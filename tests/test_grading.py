@@ -58,10 +58,11 @@ def test_partial_credit_is_per_test(graded):
 
 def test_cheats_inside_the_kernel_pass_their_own_visible_checks_but_score_nothing(graded):
     course, rows, _, _, _ = graded
-    for student in ["patches_torch", "rebinds_globals", "exec_base64"]:
+    for student in ["rebinds_globals", "exec_base64"]:  # they rebind the checks' comparison
         executed = (course / "autograded" / student / "01_networks" / "01_networks.ipynb").read_text()
         assert "Task 1 check passed" in executed or "Task 2 check passed" in executed, student
-        assert rows[student].score == 0
+    for student in ["patches_torch", "rebinds_globals", "exec_base64", "lying_tensor", "locks_answer_cell"]:
+        assert rows[student].score == 0, student
     assert rows["lookup_table"].score == 0 and rows["lookup_table"].tests["test_task1_seed"] == 0
 
 
