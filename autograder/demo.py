@@ -26,9 +26,9 @@ BUILD = REPO / "build" / "demo"
 
 
 def main() -> None:
-    print("1/4 release", flush=True)
+    print("1/5 release", flush=True)
     release.main([])
-    print("2/4 executing every source notebook", flush=True)
+    print("2/5 executing every source notebook", flush=True)
     for assignment in assignments(COURSE):
         for nb in sorted((COURSE / "source" / assignment).glob("*.ipynb")):
             seconds = run_notebook(nb, BUILD / "executed" / assignment / nb.name)
@@ -38,11 +38,11 @@ def main() -> None:
         print("\n" + "!" * 78 + "\n!! bubblewrap is not installed: the demo grades the samples UNSANDBOXED.\n"
               "!! Hostile samples then run with your user's rights. Install it: sudo apt-get install bubblewrap\n"
               + "!" * 78 + "\n", flush=True)
-    print("3/4 autograding the sample submissions" + ("" if sandbox else " (NO SANDBOX)"), flush=True)
+    print("3/5 autograding the sample submissions" + ("" if sandbox else " (NO SANDBOX)"), flush=True)
     course = scratch_course(BUILD / "course")
     expected = samples.build(course / "submitted")
     rows = grade_all(course, sandbox=sandbox, force=True)
-    print("4/4 gradebook", end="")
+    print("4/5 gradebook", end="")
     print_gradebook(rows)
     print(f"\ngrades CSV: {(course / 'grades.csv').relative_to(REPO)}; "
           f"feedback: {(course / 'feedback').relative_to(REPO)}/<student>/<assignment>/*.html")
