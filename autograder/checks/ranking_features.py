@@ -14,7 +14,7 @@ import torch
 
 from . import record
 from .compare import as_array, max_abs_error, mismatch_lines, shape_str
-from .report import CheckFailed, passed
+from .report import CheckFailed, passed, call_student
 
 ASSIGNMENT = "06_ranking_features"
 ATOL = 1e-5
@@ -136,16 +136,6 @@ def record_test(grade_id: str, obj, quiet: bool = False) -> None:
 
 # --- visible checks ------------------------------------------------------------------------------
 
-def _call(name: str, fn, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise CheckFailed(f"{name} is not written yet (it raised NotImplementedError).",
-                          hint="replace `raise NotImplementedError()` with your code and run its cell again.") from None
-    except Exception as err:  # student code may raise anything: say what
-        raise CheckFailed(f"{name} raised {type(err).__name__}: {err}",
-                          hint="run it on the example above and print the intermediate arrays.") from None
-
 
 def _compare(name: str, where: str, got, want: np.ndarray, hint_fn, atol: float = ATOL) -> None:
     got = np.asarray(got, dtype=np.float64)
@@ -166,7 +156,7 @@ def check_fit_quantiles(fn) -> None:
     """Visible check of ``fit_quantiles``; records the graded variant first."""
     record_test("test_quantiles_seed", fn, quiet=True)
     case, want = _visible("quantiles.seed")
-    got = _call("fit_quantiles", fn, np.array(case["x"]), case["n_quantiles"])
+    got = call_student("fit_quantiles", fn, np.array(case["x"]), case["n_quantiles"])
     q = case["n_quantiles"]
 
     def hint(g, w):
@@ -188,7 +178,7 @@ def check_quantile_transform(fn) -> None:
     record_test("test_transform_seed", fn, quiet=True)
     case, want = _visible("transform.seed")
     x, edges = np.array(case["x"]), np.array(case["edges"])
-    got = _call("quantile_transform", fn, x, edges)
+    got = call_student("quantile_transform", fn, x, edges)
     w = want["features"]
 
     def hint(g, w_):
@@ -219,7 +209,7 @@ def check_embedding_dim(fn) -> None:
     record_test("test_dim_seed", fn, quiet=True)
     case, want = _visible("dim.seed")
     ns = [n for n, _ in case["calls"]]
-    got = [_call("embedding_dim", fn, n) for n in ns]
+    got = [call_student("embedding_dim", fn, n) for n in ns]
     if not all(isinstance(d, (int, np.integer)) for d in got):
         raise CheckFailed(f"embedding_dim returned {[type(d).__name__ for d in got]}, expected int.",
                           hint="an embedding size is a whole number: return int(...).")
@@ -246,7 +236,7 @@ def check_top_n_vocabulary(fn) -> None:
     """Visible check of ``top_n_vocabulary``; records the graded variant first."""
     record_test("test_vocab_seed", fn, quiet=True)
     case, want = _visible("vocab.seed")
-    got = np.asarray(_call("top_n_vocabulary", fn, np.array(case["ids"]), case["top_n"]))
+    got = np.asarray(call_student("top_n_vocabulary", fn, np.array(case["ids"]), case["top_n"]))
     w = want["vocabulary"]
 
     def hint(g, w_):
@@ -265,7 +255,7 @@ def check_zero_oov_embedding(cls) -> None:
     record_test("test_zero_seed", cls, quiet=True)
     case, want = _visible("zero.seed")
     vocab, ids = case["vocabulary"], case["ids"]
-    module = _call("ZeroOOVEmbedding(...)", cls, np.array(vocab), case["dim"], case["seed"])
+    module = call_student("ZeroOOVEmbedding(...)", cls, np.array(vocab), case["dim"], case["seed"])
     shapes = [tuple(p.shape) for p in module.parameters()]
     if shapes != [(len(vocab), case["dim"])]:
         hint = "one nn.Embedding(len(vocabulary), dim) and no other parameter."
@@ -274,7 +264,7 @@ def check_zero_oov_embedding(cls) -> None:
                     "out-of-vocabulary ids get a fixed ZERO vector, so the table has exactly len(vocabulary) rows.")
         raise CheckFailed(f"ZeroOOVEmbedding: parameters {[shape_str(s) for s in shapes]}, expected "
                           f"[{shape_str((len(vocab), case['dim']))}].", hint=hint)
-    out = _call("ZeroOOVEmbedding.forward", module, torch.LongTensor(ids))
+    out = call_student("ZeroOOVEmbedding.forward", module, torch.LongTensor(ids))
     if not isinstance(out, torch.Tensor):
         raise CheckFailed(f"forward returned {type(out).__name__}, expected a torch.Tensor.")
     got = out.detach().double().numpy()

@@ -42,3 +42,17 @@ def student_line(err: Exception) -> str | None:
         return None
     f = frames[-1]
     return f"in {f.name}, line {f.lineno}: {f.line.strip()}" if f.line else f"in {f.name}, line {f.lineno}"
+
+
+def call_student(name: str, fn, *args):
+    """``fn(*args)``, where ``fn`` is the student's: not written yet, or raising, becomes a CheckFailed
+    that says so (and names the failing line of the student's code)."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise CheckFailed(f"{name} is not written yet (it raised NotImplementedError).",
+                          hint="replace `raise NotImplementedError()` with your code and run its cell again.") from None
+    except Exception as err:  # student code may raise anything: say what and where
+        where = student_line(err)
+        raise CheckFailed(f"{name} raised {type(err).__name__}: {err}", [where] if where else [],
+                          hint="run it on the example above and print the intermediate values.") from None

@@ -14,7 +14,7 @@ import torch
 
 from . import record
 from .compare import as_array, mismatch_lines, shape_str
-from .report import CheckFailed, passed
+from .report import CheckFailed, passed, call_student
 
 ASSIGNMENT = "07_watch_time"
 ATOL = 1e-5
@@ -106,16 +106,6 @@ def record_test(grade_id: str, obj, quiet: bool = False) -> None:
     record.record_test(sys.modules[__name__], grade_id, obj, quiet)
 
 
-def _call(name: str, fn, *args):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise CheckFailed(f"{name} is not written yet (it raised NotImplementedError).",
-                          hint="replace `raise NotImplementedError()` with your code and run its cell again.") from None
-    except Exception as err:  # student code may raise anything: say what
-        raise CheckFailed(f"{name} raised {type(err).__name__}: {err}",
-                          hint="run it on the example above and print the intermediate values.") from None
-
 
 def _visible(case_id: str) -> tuple[dict, dict]:
     frozen = record.visible(ASSIGNMENT)[case_id]
@@ -131,7 +121,7 @@ def check_weighted_logistic_loss(fn) -> None:
     record_test("test_loss_seed", fn, quiet=True)
     case, want = _visible("loss.seed")
     logits, clicked, watch = _loss_inputs(case)
-    loss = _call("weighted_logistic_loss", fn, logits, clicked, watch)
+    loss = call_student("weighted_logistic_loss", fn, logits, clicked, watch)
     where = f"logits = {case['logits']}, clicked = {case['clicked']}, watch_time = {case['watch_time']}"
     if not isinstance(loss, torch.Tensor):
         raise CheckFailed(f"weighted_logistic_loss returned {type(loss).__name__}, expected a torch.Tensor.",
@@ -156,7 +146,7 @@ def check_weighted_logistic_loss(fn) -> None:
             hint = "mean over impressions of w_i · CE_i, w_i = watch time if clicked else 1, CE_i the logistic loss of the logit."
         raise CheckFailed(f"weighted_logistic_loss: the value differs for {where}.",
                           [f"expected {w:.6f}, got {got:.6f}"], hint=hint)
-    _call("loss.backward()", loss.backward)
+    call_student("loss.backward()", loss.backward)
     if logits.grad is None:
         raise CheckFailed("no gradient reached the logits.", hint="stay in torch (no .numpy(), .item() or .detach()).")
     details = mismatch_lines(logits.grad.numpy(), want["grad"], ATOL)
@@ -172,7 +162,7 @@ def check_expected_watch_time(fn) -> None:
     """Visible check of the serving transform; records the graded variant."""
     record_test("test_serve_seed", fn, quiet=True)
     case, want = _visible("serve.seed")
-    out = _call("expected_watch_time", fn, torch.tensor(case["logits"], dtype=torch.float64))
+    out = call_student("expected_watch_time", fn, torch.tensor(case["logits"], dtype=torch.float64))
     got = torch.as_tensor(out).detach().double().numpy()
     w = want["watch_time"]
     if got.shape != w.shape:
@@ -192,7 +182,7 @@ def check_weighted_per_user_loss(fn) -> None:
     """Visible check of the weighted per-user loss; records the graded variant."""
     record_test("test_pairs_seed", fn, quiet=True)
     case, want = _visible("pairs.seed")
-    got = _call("weighted_per_user_loss", fn, *_pair_inputs(case))
+    got = call_student("weighted_per_user_loss", fn, *_pair_inputs(case))
     try:
         got = float(got)
     except (TypeError, ValueError):
