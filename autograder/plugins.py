@@ -72,7 +72,10 @@ class LoadSandboxResult(NbGraderPreprocessor):
             if cell.cell_type != "code":
                 continue
             ran = by_id.get(cell.get("id")) or (executed[index] if index < len(executed) else None)
-            if ran is not None and ran.get("source") == cell.source:
+            # The staged notebook is raw JSON, where a cell's source may be a list of lines.
+            source = ran.get("source", "") if ran is not None else None
+            source = "".join(source) if isinstance(source, list) else source
+            if ran is not None and source == cell.source:
                 cell.outputs = [from_dict(cap_output(o)) for o in ran.get("outputs", [])]
                 cell.execution_count = ran.get("execution_count")
         resources["ytdnn"] = staged

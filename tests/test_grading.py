@@ -126,6 +126,7 @@ def test_feedback_shows_verdicts_but_no_hidden_test_source_or_values(graded):
     course, _, _, _, _ = graded
     html = (course / "feedback" / "task1_only" / "01_networks" / "01_networks.html").read_text()
     assert "Grader: 0 / 2 points for test_task2_seed" in html and "Grader: 2 / 2 points for test_task1_seed" in html
+    assert "Task 1 check passed" in html  # the student's own outputs, from the sandboxed run
     for secret in ["BEGIN HIDDEN TESTS", "record_test(&quot;test_task1_sizes", "record_test(\"test_task1_sizes"]:
         assert secret not in html
     assert "cdnjs" not in html and "../../_mathjax/MathJax.js" in html  # maths render offline
