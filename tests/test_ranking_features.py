@@ -12,6 +12,7 @@ from autograder.checks.record import visible
 from autograder.checks.compare import as_array
 from autograder.checks.report import CheckFailed
 from autograder.comparator import judge, read_record_files
+from course_helpers import failure, record_and_judge
 from solutions import ranking_features as ref
 
 REFERENCE = {"fit_quantiles": ref.fit_quantiles, "quantile_transform": ref.quantile_transform,
@@ -21,17 +22,7 @@ REFERENCE = {"fit_quantiles": ref.fit_quantiles, "quantile_transform": ref.quant
 
 def graded(tmp_path, monkeypatch, **overrides) -> dict:
     """Record every test with the reference, except the exercises in ``overrides``; judge them."""
-    monkeypatch.setenv("YTDNN_RECORDS", str(tmp_path))
-    answers = {**REFERENCE, **overrides}
-    for grade_id, case_ids in checks.TESTS.items():
-        checks.record_test(grade_id, answers[checks.CASES[case_ids[0]]["exercise"]], quiet=True)
-    return judge(checks.ASSIGNMENT, read_record_files(tmp_path))
-
-
-def failure(check, obj) -> str:
-    with pytest.raises(CheckFailed) as err:
-        check(obj)
-    return str(err.value)
+    return record_and_judge(checks, {**REFERENCE, **overrides}, tmp_path, monkeypatch)
 
 
 def test_reference_passes_every_graded_case_and_visible_check(tmp_path, monkeypatch, capsys):

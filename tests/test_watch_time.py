@@ -11,6 +11,7 @@ from autograder.checks.compare import as_array
 from autograder.checks.record import visible
 from autograder.checks.report import CheckFailed
 from autograder.comparator import judge, read_record_files
+from course_helpers import failure, record_and_judge
 from solutions import watch_time as ref
 
 REFERENCE = {"weighted_logistic_loss": ref.weighted_logistic_loss, "expected_watch_time": ref.expected_watch_time,
@@ -18,17 +19,8 @@ REFERENCE = {"weighted_logistic_loss": ref.weighted_logistic_loss, "expected_wat
 
 
 def graded(tmp_path, monkeypatch, **overrides) -> dict:
-    monkeypatch.setenv("YTDNN_RECORDS", str(tmp_path))
-    answers = {**REFERENCE, **overrides}
-    for grade_id, case_ids in checks.TESTS.items():
-        checks.record_test(grade_id, answers[checks.CASES[case_ids[0]]["exercise"]], quiet=True)
-    return judge(checks.ASSIGNMENT, read_record_files(tmp_path))
-
-
-def failure(check, obj) -> str:
-    with pytest.raises(CheckFailed) as err:
-        check(obj)
-    return str(err.value)
+    """Record every test with the reference, except the exercises in ``overrides``; judge them."""
+    return record_and_judge(checks, {**REFERENCE, **overrides}, tmp_path, monkeypatch)
 
 
 def test_reference_passes_every_graded_case_and_visible_check(tmp_path, monkeypatch, capsys):
