@@ -26,3 +26,18 @@ def failure(check, obj) -> str:
     with pytest.raises(CheckFailed) as err:
         check(obj)
     return str(err.value)
+
+
+def solution_lines(module) -> list[str]:
+    """Every non-trivial line between BEGIN and END SOLUTION in a reference module: what a release
+    must never contain."""
+    import inspect
+    lines, inside = [], False
+    for line in inspect.getsource(module).splitlines():
+        if "BEGIN SOLUTION" in line:
+            inside = True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif inside and line.strip() and not line.strip().startswith("#") and len(line.strip()) > 12:
+            lines.append(line.strip())
+    return lines

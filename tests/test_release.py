@@ -1,7 +1,6 @@
 """The committed student release is exactly what `make release` produces, gives nothing away, and no
 command overwrites a notebook a student has worked in."""
 import ast
-import inspect
 import json
 import zipfile
 
@@ -11,20 +10,7 @@ import pytest
 from autograder import bundle, release, workspace
 from autograder.course import assignments
 from solutions import networks
-from course_helpers import COURSE, REPO, scratch_course
-
-
-def solution_lines() -> list[str]:
-    """Every non-trivial line between BEGIN and END SOLUTION in the reference package."""
-    lines, inside = [], False
-    for line in inspect.getsource(networks).splitlines():
-        if "BEGIN SOLUTION" in line:
-            inside = True
-        elif "END SOLUTION" in line:
-            inside = False
-        elif inside and line.strip() and not line.strip().startswith("#") and len(line.strip()) > 12:
-            lines.append(line.strip())
-    return lines
+from course_helpers import COURSE, REPO, scratch_course, solution_lines
 
 
 def visible_files(folder):
@@ -52,7 +38,7 @@ def test_committed_release_equals_a_fresh_release(assignment, fresh_release):
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_release_holds_no_solution_and_no_hidden_test(assignment):
-    answers = solution_lines()
+    answers = solution_lines(networks)
     assert len(answers) > 10  # the audit really looks for the reference's lines
     assert release.audit(COURSE / "release" / assignment, answers) == []
 
