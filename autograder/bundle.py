@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -82,7 +81,7 @@ def _site_packages(python: Path) -> Path:
 
 
 def grader_env(root: Path = REPO / "build", wheel: Path | None = None) -> Path:
-    """A virtual environment with the student wheel installed and a ``python3`` kernelspec, in
+    """A virtual environment with the student wheel installed (the sandbox runs notebooks on it), in
     ``root/grader-env-<wheel digest>``: one per version of the bundle, never rebuilt in place, so a
     batch still running keeps its environment while the checks change. Safe when several processes ask."""
     import fcntl
@@ -106,11 +105,6 @@ def _make_env(dest: Path, wheel: Path) -> None:
                     "--no-index", "--disable-pip-version-check", str(wheel)], check=True)
     # Third-party packages from the course venv, as plain path entries (its .pth files stay unread).
     (_site_packages(python) / "ytdnn_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    kernel = dest / "share" / "jupyter" / "kernels" / "python3"
-    kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (grading)", "language": "python"}))
     (dest / ".complete").write_text(wheel.name)
 
 

@@ -57,7 +57,7 @@ class Result:
 
 def nbgrader(course: Path, *args: str, timeout: float | None = None) -> Result:
     """Run ``nbgrader ARGS`` in ``course``; a run past ``timeout`` seconds is killed with its kernels."""
-    cmd = [sys.executable, "-m", "nbgrader", *args]
+    cmd = [sys.executable, "-m", "autograder.nbgrader_run", *args]  # nbgrader, minus two wasted costs
     proc = subprocess.Popen(cmd, cwd=course, env=nbgrader_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

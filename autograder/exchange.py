@@ -52,7 +52,7 @@ def _run(cwd: Path, *args: str, home: Path | None = None) -> Result:
     if home is not None:
         # A student's session: their own HOME (no instructor config in ~/.jupyter), their own folder.
         env.update(HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"), JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"))
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
+    proc = subprocess.run([sys.executable, "-m", "autograder.nbgrader_run", *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stdout + proc.stderr).strip().splitlines()

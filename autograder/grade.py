@@ -29,7 +29,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
+sys.modules.setdefault("rfc3987_syntax", None)  # 2 s of imports for nothing: see autograder/nbgrader_run.py
+
+import nbformat  # noqa: E402
 from traitlets.config import Config
 
 from .bundle import grader_env
@@ -100,7 +102,20 @@ def sanitize(course: Path, assignment: str, student: str, path: Path) -> bytes:
 class Job:
     assignment: str
     student: str
-    notebooks: dict[str, bytes | str]  # notebook name -> sanitized bytes, or why it is invalid
+    notebooks: dict[str, bytes | str] = field(default_factory=dict)  # name -> sanitized bytes, or why it is invalid
+
+
+def prepare(course: Path, job: Job) -> Job:
+    """Fill ``job.notebooks``: every notebook of the assignment, sanitized, or why it cannot be graded."""
+    folder = course / "submitted" / job.student / job.assignment
+    for src in source_notebooks(course, job.assignment):
+        path = folder / src.name
+        try:
+            job.notebooks[src.stem] = sanitize(course, job.assignment, job.student, path) if path.is_file() \
+                else f"{src.name} is missing from the submission"
+        except ValueError as err:
+            job.notebooks[src.stem] = str(err)
+    return job
 
 
 def run_job(job: Job, env: Path, run_root: Path, limits: Limits, sandbox: bool, slot: int) -> dict[str, dict]:
@@ -229,15 +244,7 @@ def grade_all(course: Path = COURSE, only: list[str] | None = None, *, jobs: int
             if old is not None:
                 rows[(assignment, student)] = old
                 continue
-            notebooks = {}
-            for src in source_notebooks(course, assignment):
-                path = folder / src.name
-                try:
-                    notebooks[src.stem] = sanitize(course, assignment, student, path) if path.is_file() \
-                        else f"{src.name} is missing from the submission"
-                except ValueError as err:
-                    notebooks[src.stem] = str(err)
-            pending.append(Job(assignment, student, notebooks))
+            pending.append(Job(assignment, student))  # sanitized by a worker, beside the other runs
         write_csv(list(rows.values()), course / "grades.csv")
         n_graded += _run_pending(course, pending, env, staging, limits, sandbox, jobs, rows, progress, scheduler)
         # One writer for the SQLite gradebook: nbgrader loads the staged results and verdicts.
@@ -274,7 +281,7 @@ def _run_pending(course, pending, env, staging, limits, sandbox, jobs, rows, pro
     bar = tqdm(total=len(pending), desc="grading", unit="submission", disable=not progress or not pending)
     if scheduler:
         from .cluster import run_on_cluster
-        for job, results in run_on_cluster(scheduler, pending, limits, sandbox):
+        for job, results in run_on_cluster(scheduler, [prepare(course, job) for job in pending], limits, sandbox):
             finish(job, results)
             bar.update()
     else:
@@ -283,7 +290,7 @@ def _run_pending(course, pending, env, staging, limits, sandbox, jobs, rows, pro
             def task(job: Job):
                 slot = free_slots.pop()
                 try:
-                    return run_job(job, env, staging / "runs", limits, sandbox, slot)
+                    return run_job(prepare(course, job), env, staging / "runs", limits, sandbox, slot)
                 finally:
                     free_slots.append(slot)
             futures = {pool.submit(task, job): job for job in pending}

@@ -38,7 +38,7 @@ INSTALL_HINT = "bubblewrap is not installed: run 'sudo apt-get install bubblewra
 
 @dataclass(frozen=True)
 class Limits:
-    wall_s: float = 600.0  # the whole run, kernel start included
+    wall_s: float = 600.0  # the whole run, Python start included
     cell_s: int = 120  # one cell
     memory_mb: int = 6144  # address space of every process in the sandbox (torch reserves some)
     nproc: int = 256
@@ -85,7 +85,7 @@ def bwrap_command(env: Path, work: Path, limits: Limits, slot: int) -> list[str]
     for target in binds:
         cmd += ["--ro-bind", str(target), str(target)]
     cmd += ["--ro-bind", str(RUNNER), INSIDE_RUNNER, "--bind", str(work), "/submission",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/submission", "--clearenv"]
+            "--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/tmp", "--chdir", "/submission", "--clearenv"]
     for key, value in _environment(env).items():
         cmd += ["--setenv", key, value]
     uid = SANDBOX_UID + slot
@@ -104,9 +104,8 @@ def bwrap_command(env: Path, work: Path, limits: Limits, slot: int) -> list[str]
 
 def _environment(env: Path) -> dict[str, str]:
     return {"HOME": "/submission", "PATH": f"{env / 'bin'}:/usr/bin:/bin", "USER": "student", "LANG": "C.UTF-8",
-            "YTDNN_RECORDS": "/submission/records", "JUPYTER_PATH": str(env / "share" / "jupyter"),
-            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp/mpl",
-            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+            "YTDNN_RECORDS": "/submission/records", "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp/mpl",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def execute(notebook: bytes, run_dir: Path, env: Path, limits: Limits = Limits(), *, sandbox: bool = True,
@@ -127,22 +126,27 @@ def execute(notebook: bytes, run_dir: Path, env: Path, limits: Limits = Limits()
     else:
         # Unsandboxed (an instructor's explicit choice): same runner and limits, the grader's own user.
         env_vars = {**_environment(env), "YTDNN_RECORDS": str(work / "records"), "HOME": str(work),
-                    "JUPYTER_RUNTIME_DIR": str(run_dir / "runtime"), "IPYTHONDIR": str(run_dir / "ipython"),
+                    "IPYTHONDIR": str(run_dir / "ipython"),
                     "MPLCONFIGDIR": str(run_dir / "mpl")}
         cmd = ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--fsize={limits.fsize_mb * 2**20}", "--",
                str(env / "bin" / "python"), str(RUNNER), "notebook.ipynb", "executed.ipynb", "status.json",
                str(limits.cell_s), SKIP_TAG]
         cwd = work
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env_vars, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=limits.wall_s)
-        killed = False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # bwrap dies, and with it its PID namespace
-        out, _ = proc.communicate()
-        killed = True
+    log = run_dir / "sandbox.log"  # a file, not a pipe: what a notebook writes to fd 1 never fills the driver's memory
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env_vars, stdin=subprocess.DEVNULL, stdout=sink,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=limits.wall_s)
+            killed = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # bwrap dies, and with it its PID namespace
+            proc.wait()
+            killed = True
+    with log.open("rb") as f:
+        f.seek(max(0, log.stat().st_size - 2000))
+        out = f.read()
     result = Execution("ok", seconds=time.perf_counter() - start, sandbox="bwrap" if sandbox else "none",
                        records=read_record_files(work / "records"))
     try:

@@ -1,6 +1,6 @@
 """How fast the sandboxed batch grades, against plain serial ``nbgrader autograde`` on the same batch.
 
-    .venv/bin/python benchmarks/grading.py [-n 100] [--jobs 2] [--include-slow] [--skip-baseline]
+    .venv/bin/python benchmarks/grading.py [-n 100] [--jobs 2] [--include-slow] [--skip-baseline] [--baseline-n 20]
 
 Builds N submissions of assignment 01 by cycling through the samples of ``autograder.samples``
 (honest and hostile; ``hangs``, ``memory_hog`` and ``kills_its_runner`` only with ``--include-slow``,
@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--include-slow", action="store_true", help="also the samples that run to a limit")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run plain nbgrader autograde")
+    parser.add_argument("--baseline-n", type=int, default=None,
+                        help="plain nbgrader grades only the first N submissions of the batch (it is slow; default: all)")
     parser.add_argument("--baseline-hostile", action="store_true", help="run the machine-attacking samples unsandboxed too")
     parser.add_argument("--dest", type=Path, default=REPO / "build" / "bench-grading")
     args = parser.parse_args(argv)
@@ -130,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     results[0]["cpu_each"] += inside / args.n  # getrusage saw the driver and nbgrader, not the sandboxes
 
     if not args.skip_baseline:
-        keep = {s for s, sample in batch.items() if args.baseline_hostile or sample not in UNSAFE_UNSANDBOXED}
+        keep = sorted(s for s, sample in batch.items() if args.baseline_hostile or sample not in UNSAFE_UNSANDBOXED)
+        keep = keep[:args.baseline_n] if args.baseline_n else keep
         plain_sub = args.dest / "plain-submitted"
         for student in sorted(keep):
             shutil.copytree(submitted / student, plain_sub / student)
