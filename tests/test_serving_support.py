@@ -139,6 +139,57 @@ def test_ivf_and_hnsw_measure_recall_against_exact():
         ann.measure(ann.search_fn(hnsw), q32, exact, mode="stream")
 
 
+def test_search_fn_knobs_are_per_function_and_leave_the_index_alone():
+    q, items = _random(6, b=40, v=400, d=8)
+    q32, items32 = q.float().numpy(), items.float().numpy()
+    exact = ann.exact_index(items32).search(q32, 10)[1]
+    ivf = ann.ivf_index(items32, nlist=20, nprobe=1, seed=0)
+    every_cell, one_cell = ann.search_fn(ivf, nprobe=20), ann.search_fn(ivf)
+    assert ann.recall_at_k(every_cell(q32, 10)[1], exact) == 1.0
+    assert ann.recall_at_k(one_cell(q32, 10)[1], exact) < 1.0 and ivf.nprobe == 1
+    hnsw = ann.hnsw_index(items32, M=8, ef_search=10)
+    assert ann.recall_at_k(ann.search_fn(hnsw, ef_search=400)(q32, 10)[1], exact) >= \
+        ann.recall_at_k(ann.search_fn(hnsw)(q32, 10)[1], exact)
+    assert hnsw.hnsw.efSearch == 10
+
+
+def test_measure_side_by_side_times_every_method_each_round():
+    q, items = _random(7, b=30, v=300, d=8)
+    q32, items32 = q.float().numpy(), items.float().numpy()
+    exact = ann.exact_index(items32).search(q32, 10)[1]
+    ivf = ann.ivf_index(items32, nlist=10, seed=0)
+    calls = []
+
+    def counted(q_: np.ndarray, k: int):
+        calls.append(len(q_))
+        return ann.search_fn(ivf, nprobe=1)(q_, k)
+
+    searches = {"exact": ann.search_fn(ann.exact_index(items32)), "one cell": counted}
+    for clock in ("wall", "cpu"):
+        calls.clear()
+        out = ann.measure_side_by_side(searches, q32, exact, k=10, rounds=3, warmup=2, clock=clock)
+        assert out["exact"]["recall"] == 1.0 and 0 < out["one cell"]["recall"] < 1.0
+        assert out["one cell"]["qps_rounds"].shape == (3,) and (out["one cell"]["qps_rounds"] > 0).all()
+        assert out["exact"]["qps"] == pytest.approx(np.median(out["exact"]["qps_rounds"]))
+        assert calls == [1, 1] + [1] * 30 * 3  # warm-up, then one query per call in every round
+    batched = ann.measure_side_by_side(searches, q32, exact, mode="batch", batch=16, rounds=2)
+    assert batched["exact"]["recall"] == 1.0
+    with pytest.raises(ValueError, match="clock"):
+        ann.measure_side_by_side(searches, q32, exact, clock="sundial")
+    with pytest.raises(ValueError, match="rounds"):
+        ann.measure_side_by_side(searches, q32, exact, rounds=0)
+
+
+def test_top_k_diversity_tells_identical_lists_from_disjoint_ones():
+    same = np.tile(np.arange(10), (50, 1))
+    disjoint = np.arange(500).reshape(50, 10)
+    assert ann.top_k_diversity(same) == {"distinct": 10, "top_share": 1.0, "jaccard": 1.0}
+    d = ann.top_k_diversity(disjoint)
+    assert d["distinct"] == 500 and d["top_share"] == pytest.approx(1 / 50) and d["jaccard"] == 0.0
+    with pytest.raises(ValueError, match="n_users"):
+        ann.top_k_diversity(np.arange(10))
+
+
 def test_infer_export_then_search_round_trip(tmp_path, capsys):
     out = tmp_path / "vectors"
     assert infer.main(["export", "--out", str(out), *TINY]) == 0

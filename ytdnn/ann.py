@@ -11,7 +11,11 @@ search (MIPS) over the catalogue.  This module builds FAISS indexes for it and m
   ``efSearch`` (the search beam), the speed/recall knob;
 * :func:`measure`: recall@k against the exact top-k and queries per second, with queries
   sent one at a time (``mode="single"``, as an online server receives them) or in batches
-  (``mode="batch"``, as an offline job sends them).
+  (``mode="batch"``, as an offline job sends them);
+* :func:`measure_side_by_side`: several methods timed in interleaved rounds on the same
+  queries (median queries per second, and every round's value), so that a burst of load on
+  a shared machine slows them all alike instead of whichever happened to run during it;
+* :func:`top_k_diversity`: how much users' top-k lists differ (distinct items, overlap).
 
 Every search function here has the FAISS signature ``search(queries (n, D) float32, k) ->
 (scores (n, k), ids (n, k))``; ids are row numbers of the indexed items, ``-1`` for "none".
@@ -120,10 +124,21 @@ def set_ef_search(index: faiss.IndexHNSW, ef_search: int) -> faiss.IndexHNSW:
     return index
 
 
-def search_fn(index: faiss.Index) -> SearchFn:
-    """``index.search`` with float32 conversion: ``(queries (n, D), k) -> (scores, ids)``."""
+def search_fn(index: faiss.Index, nprobe: int | None = None, ef_search: int | None = None) -> SearchFn:
+    """``index.search`` with float32 conversion: ``(queries (n, D), k) -> (scores, ids)``.
+
+    ``nprobe`` (IVF) or ``ef_search`` (HNSW) fix the knob for this search function only
+    (FAISS search parameters, passed with every call), so several operating points of one
+    index can be measured side by side without resetting the index between calls.
+    """
+    params = None
+    if nprobe is not None:
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
+    elif ef_search is not None:
+        params = faiss.SearchParametersHNSW(efSearch=ef_search)
+
     def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return index.search(_as_f32(queries), k)
+        return index.search(_as_f32(queries), k, params=params)
     return search
 
 
@@ -162,3 +177,71 @@ def measure(index_search_fn: SearchFn, queries: np.ndarray | torch.Tensor, exact
     ids = np.concatenate(out) if out else np.zeros((0, k), np.int64)
     return {"recall": recall_at_k(ids, exact_ids, k), "qps": len(q) / seconds if seconds > 0 else float("inf"),
             "seconds": seconds, "n_queries": len(q)}
+
+
+def measure_side_by_side(searches: dict[str, SearchFn], queries: np.ndarray | torch.Tensor, exact_ids: np.ndarray,
+                         k: int = 10, mode: str = "single", batch: int = 1000, rounds: int = 5,
+                         warmup: int = 5, clock: str = "wall") -> dict[str, dict]:
+    """Recall@k and queries per second of every search in ``searches`` (name -> search), timed
+    in ``rounds`` interleaved rounds: in each round every method makes one timed pass over all
+    ``queries`` (n, D), one per call (``mode="single"``) or ``batch`` per call, and the order
+    of the methods rotates from round to round.
+
+    Returns ``{name: {"recall": float, "qps": median over rounds, "qps_rounds": (rounds,)
+    array}}``; round ``r`` of every method ran within seconds of round ``r`` of the others,
+    so ``qps_rounds[a] / qps_rounds[b]`` is a like-for-like speed ratio per round.
+
+    ``clock="wall"`` times elapsed time (``time.perf_counter``), what a user waits for;
+    ``clock="cpu"`` times this process's CPU time (``time.process_time``), which leaves out the
+    moments another program held the core: on a busy shared machine it measures the work a
+    method needs rather than its luck with the scheduler (with one search thread the two
+    agree on an idle machine).
+    """
+    clocks = {"wall": time.perf_counter, "cpu": time.process_time}
+    if clock not in clocks:
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    now = clocks[clock]
+    if mode not in ("single", "batch"):
+        raise ValueError(f"mode must be 'single' or 'batch', got {mode!r}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    q = _as_f32(queries)
+    step = 1 if mode == "single" else batch
+    names = list(searches)
+    for name in names:  # untimed: first-touch page faults, lazy initialisation
+        for i in range(min(warmup, len(q))):
+            searches[name](q[i * step:(i + 1) * step] if mode == "single" else q[:step], k)
+    qps = {name: np.zeros(rounds) for name in names}
+    recall = {}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            out = []
+            start = now()
+            for i in range(0, len(q), step):
+                out.append(np.asarray(searches[name](q[i:i + step], k)[1]))
+            seconds = now() - start
+            qps[name][r] = len(q) / seconds if seconds > 0 else float("inf")
+            if name not in recall:
+                recall[name] = recall_at_k(np.concatenate(out), exact_ids, k)
+    return {name: {"recall": recall[name], "qps": float(np.median(qps[name])), "qps_rounds": qps[name]}
+            for name in names}
+
+
+def top_k_diversity(ids: np.ndarray, n_pairs: int = 5000, seed: int = 0) -> dict[str, float]:
+    """How different users' top-k lists are, for ``ids`` (n_users, k) item rows.
+
+    ``distinct``: items in the union of all lists; ``top_share``: share of lists holding the
+    most common item; ``jaccard``: mean |A ∩ B| / |A ∪ B| over ``n_pairs`` random pairs of
+    different users (1 = everyone gets the same list, 0 = no two lists share an item).
+    A model that recommends the same popular videos to everyone makes every index look
+    accurate, which is why a serving benchmark should report this next to recall.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or len(ids) < 2:
+        raise ValueError(f"ids must be (n_users >= 2, k), got shape {ids.shape}")
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(ids), n_pairs), rng.integers(0, len(ids), n_pairs)
+    a, b = a[a != b], b[a != b]
+    jac = [len(np.intersect1d(ids[i], ids[j])) / len(np.union1d(ids[i], ids[j])) for i, j in zip(a, b)]
+    counts = np.unique(ids, return_counts=True)[1]
+    return {"distinct": int(len(counts)), "top_share": float(counts.max() / len(ids)), "jaccard": float(np.mean(jac))}
