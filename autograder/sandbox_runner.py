@@ -109,6 +109,9 @@ class Runner:
             displayhook_class = Type(Hook)
             display_pub_class = Type(Publisher)
 
+            def enable_gui(self, gui=None):
+                pass  # `%matplotlib inline` (or any backend): no event loop here, figures come as images
+
             def _showtraceback(self, etype, evalue, stb):
                 runner.cell.outputs.append({"output_type": "error", "ename": etype.__name__,
                                             "evalue": _text(evalue), "traceback": list(stb)})

@@ -39,7 +39,7 @@ def run(tmp_path: Path, sources: list[str], cell_timeout: int = 30, tags: dict[i
 def test_outputs_are_those_of_a_kernel_in_order(tmp_path):
     status, outputs, _ = run(tmp_path, [
         "import sys\nprint('a')\nprint('to stderr', file=sys.stderr)\nprint('b')\n1 + 1",
-        "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3]);",
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3]);",
         "from IPython.display import HTML, display\ndisplay(HTML('<b>hi</b>'))\nx = 3",
         "1 / 0",
         "x * 2",
