@@ -210,6 +210,20 @@ def generate(course: Path, assignment: str) -> None:
         raise SystemExit(f"nbgrader generate_assignment {assignment} failed:\n{result.output[-2000:]}")
 
 
+def generate_feedback(course: Path, assignment: str, names: list[str], jobs: int) -> None:
+    """nbgrader's feedback HTML for ``names``, in up to ``jobs`` nbgrader processes at once (each
+    leaves out the others' students): it only reads the gradebook, and rendering HTML is most of
+    its time. Results are the same as one ``nbgrader generate_feedback``."""
+    parts = [names[i::jobs] for i in range(jobs)] if jobs > 1 and len(names) >= 2 * jobs else [names]
+
+    def one(part: list[str]) -> None:
+        others = sorted(set(names) - set(part))
+        exclude = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
+        nbgrader(course, "generate_feedback", assignment, "--force", *exclude)
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        list(pool.map(one, parts))
+
+
 def stage_notebook_now(staging: Path, assignment: str, student: str, notebook: str, nb) -> None:
     """Used when ``nbgrader autograde`` is run by hand: execute and judge one sanitized notebook now."""
     sandbox = bool(bwrap_path())
@@ -253,7 +267,7 @@ def grade_all(course: Path = COURSE, only: list[str] | None = None, *, jobs: int
         expected_failures = {s for (a, s), r in rows.items() if a == assignment and r.status == "invalid"}
         if result.returncode != 0 and not failed <= expected_failures:
             print(f"warning: nbgrader autograde {assignment} reported a problem:\n{result.output[-1500:]}", file=sys.stderr)
-        nbgrader(course, "generate_feedback", assignment, "--force")
+        generate_feedback(course, assignment, students(course), jobs)
         offline_mathjax(course / "feedback")
     nbgrader(course, "export", "--to", str(course / "grades_nbgrader.csv"))
     write_csv(list(rows.values()), course / "grades.csv")

@@ -135,6 +135,12 @@ def test_feedback_shows_verdicts_but_no_hidden_test_source_or_values(graded):
     assert flood.stat().st_size < 2_000_000
 
 
+def test_every_graded_student_gets_feedback_from_the_parallel_feedback_runs(graded):
+    course, rows, _, _, _ = graded
+    have = {p.parts[-3] for p in (course / "feedback").glob("*/01_networks/01_networks.html")}
+    assert have == {s for s, r in rows.items() if r.status not in ("invalid", "not submitted")}
+
+
 def test_a_rerun_resumes_and_force_grades_again(graded):
     course, rows, _, _, _ = graded
     again = {r.student: r for r in grade.grade_all(course, ["01_networks"], jobs=2, limits=LIMITS, progress=False)}
