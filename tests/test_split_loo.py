@@ -60,3 +60,29 @@ def test_split_equals_reference_holdout() -> None:
     assert len(ours) == len(ref)
     diff = np.flatnonzero((ours.to_numpy() != ref.to_numpy()).any(axis=1))
     assert not len(diff), f"{len(diff)} users differ, first:\n{ours.iloc[diff[:3]]}\nreference:\n{ref.iloc[diff[:3]]}"
+
+
+def test_evaluation_examples_from_a_leave_last_out_split() -> None:
+    from ytdnn.examples import build_item_vocab, evaluation_examples, next_watch_examples
+
+    log = pd.DataFrame(
+        {
+            "user_id": [1, 1, 1, 1, 2, 2, 2],
+            "item_id": [10, 11, 12, 13, 20, 10, 11],
+            "timestamp": [1, 2, 3, 4, 100, 101, 102],
+        }
+    )
+    s = leave_last_out_split(log)
+    assert s.cut_time == 101  # one second after the latest training row (user 2's first)
+    vocab = build_item_vocab(log)
+    test = evaluation_examples(s, vocab, max_history=10)
+    # One example per user: the label is the last watch, the history every earlier one,
+    # the validation watch included, the test watch never.
+    assert test.label_item_id.tolist() == [13, 11]
+    hist = [vocab.decode(test.items[a:b]).tolist() for a, b in zip(test.hist_start, test.hist_end)]
+    assert hist == [[10, 11, 12], [20, 10]]
+    assert (test.example_age == 0).all()
+    train = next_watch_examples(s.train, vocab, max_examples_per_user=None, window_end=s.cut_time)
+    assert set(train.label_item_id.tolist()) == {11}  # only user 1 has two training rows
+    with pytest.raises(TypeError, match="TimeSplit or a LeaveLastOutSplit"):
+        evaluation_examples(log, vocab)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .split import TimeSplit
+from .split import LeaveLastOutSplit, TimeSplit
 from .vocab import OOV, PAD, Vocab
 
 DAY = 86_400
@@ -227,7 +227,7 @@ def next_watch_examples(
 
 
 def evaluation_examples(
-    split: TimeSplit,
+    split: TimeSplit | LeaveLastOutSplit,
     vocab: Vocab,
     *,
     max_history: int = 50,
@@ -238,10 +238,15 @@ def evaluation_examples(
     """One example per test user: label = first watch after the cut, history = watches
     before the cut (and before the label), ``example_age`` = 0 as at serving time.
 
+    With a :func:`~ytdnn.split.leave_last_out_split` the label is each user's last watch and
+    the history every earlier one (training rows and the validation watch).
     OOV labels are kept (with id ``OOV``): they count as misses, as they would in production.
     """
+    if not isinstance(split, (TimeSplit, LeaveLastOutSplit)):
+        raise TypeError(f"split must be a TimeSplit or a LeaveLastOutSplit, not {type(split).__name__}")
     test_users = split.test["user_id"].unique()
-    hist = split.train[split.train["user_id"].isin(test_users)]
+    before = split.train if isinstance(split, TimeSplit) else pd.concat([split.train, split.val])
+    hist = before[before["user_id"].isin(test_users)]
     both = pd.concat([hist[["user_id", "item_id", "timestamp"]], split.test[["user_id", "item_id", "timestamp"]]])
     user, item, ts = _columns(both)
     is_label = np.r_[np.zeros(len(hist), bool), np.ones(len(split.test), bool)]

@@ -79,6 +79,14 @@ class LeaveLastOutSplit:
     val: pd.DataFrame
     test: pd.DataFrame
 
+    @property
+    def cut_time(self) -> int:
+        """End of the training window: one second after the latest ``train`` interaction, so
+        ``train`` is before it as in :class:`TimeSplit` (pass it as ``window_end``).  Unlike a
+        time split, a user's ``val``/``test`` rows may be earlier: each user is held out at
+        their own time."""
+        return int(self.train["timestamp"].max()) + 1 if len(self.train) else 0
+
     def holdout_table(self) -> pd.DataFrame:
         """``user, val_item, test_item, n_train`` (raw ids), one row per evaluated user,
         sorted by user: the format of ``../shared/benchmarks/*_holdout.csv``."""
