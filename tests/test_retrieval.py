@@ -128,3 +128,55 @@ def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     proc = _evaluate(*args)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: ")
+
+
+# ----------------------------------------------------------------------------------------
+# retraining on train + validation targets
+
+
+def _toy_dataset(seed: int = 0):
+    import numpy as np
+    import pandas as pd
+
+    from ytdnn.schema import Dataset
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(30):
+        n = int(rng.integers(6, 14))
+        items = rng.choice(40, size=n, replace=False)
+        times = np.sort(rng.integers(0, 50, size=n))  # ties: same-second ratings, as in MovieLens
+        rows += [(user, int(i), int(t)) for i, t in zip(items, times)]
+    return Dataset(name="toy", interactions=pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]))
+
+
+def test_refit_learns_validation_targets_and_never_sees_test_targets() -> None:
+    import numpy as np
+
+    from solutions.retriever import RetrievalData, RetrieverConfig, train_retriever
+    from ytdnn.split import leave_last_out_split
+    from ytdnn.vocab import OOV
+
+    ds = _toy_dataset()
+    split = leave_last_out_split(ds.interactions)
+    cfg = RetrieverConfig(refit=True, dim=8, hidden=(16,), epochs=2, patience=1, batch_size=32)
+    data = RetrievalData.build(ds, split, cfg)
+    q, users = data.refit, data.refit_user
+    assert q is not None and len(users) == len(q)
+    raw_user = np.sort(split.train["user_id"].unique())[users]  # refit_user is a dense index
+    test_item = dict(zip(split.test["user_id"], data.vocab.encode(split.test["item_id"].to_numpy())))
+    val_item = dict(zip(split.val["user_id"], data.vocab.encode(split.val["item_id"].to_numpy())))
+    # Every test item here is in the vocabulary (the toy reuses 40 items), so a leak would show.
+    assert all(i != OOV for i in test_item.values())
+    for j in range(len(q)):
+        u = raw_user[j]
+        seen = set(q.items[q.start[j] : q.end[j]].tolist()) | {int(q.label[j])}
+        assert test_item.get(u) not in seen, f"user {u}: a refit example contains the test target"
+    # Each evaluated user's validation watch is now a label, predicted from their whole training history.
+    learnt = {(raw_user[j], int(q.label[j])) for j in range(len(q))}
+    assert all((u, i) in learnt for u, i in val_item.items() if i != OOV)
+    assert len(q.items) == len(split.train) + len(split.val)
+    model, info = train_retriever(data, cfg)
+    assert info["best_epoch"] >= 1
+    with pytest.raises(ValueError, match="refit"):
+        train_retriever(RetrievalData.build(ds, split, RetrieverConfig(dim=8, epochs=1)), cfg)
