@@ -316,9 +316,9 @@ class CandidateGenerator(nn.Module):
         feature columns (B,).  Returns u (B, dim)."""
         hist = batch["history"]
         mask = (hist != PAD).float()
-        # Histories are right-padded: ``back`` (B, L) counts real items from the last one (0).
-        n = mask.sum(1, keepdim=True)  # (B, 1)
-        back = n - 1 - torch.arange(hist.shape[1])[None, :]
+        # ``back`` (B, L): how many real items come after each position (0: the last one).  Counted,
+        # not derived from the length: history dropout leaves PAD holes inside the history.
+        back = mask.flip(1).cumsum(1).flip(1) - 1
         w = mask if not self.half_life else mask * torch.pow(0.5, back.clamp(min=0) / self.half_life)
         x = [self._weighted_mean(hist, w)]
         if self.recent:

@@ -180,3 +180,15 @@ def test_refit_learns_validation_targets_and_never_sees_test_targets() -> None:
     assert info["best_epoch"] >= 1
     with pytest.raises(ValueError, match="refit"):
         train_retriever(RetrievalData.build(ds, split, RetrieverConfig(dim=8, epochs=1)), cfg)
+
+
+def test_recent_average_skips_dropout_holes() -> None:
+    """History dropout leaves PAD inside a history: the ``recent`` average must still take the
+    last real items, as if the holes were not there."""
+    from solutions.retriever import CandidateGenerator, RetrieverConfig
+
+    model = CandidateGenerator(10, RetrieverConfig(dim=4, hidden=(8,), recent=2, half_life=3.0), {}, 0)
+    holes = {"history": torch.tensor([[3, 0, 5, 0, 7, 0]]), "age": torch.zeros(1)}
+    packed = {"history": torch.tensor([[3, 5, 7]]), "age": torch.zeros(1)}
+    with torch.no_grad():
+        assert torch.allclose(model(holes), model(packed), atol=1e-6)
