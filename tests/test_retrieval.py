@@ -192,3 +192,33 @@ def test_recent_average_skips_dropout_holes() -> None:
     packed = {"history": torch.tensor([[3, 5, 7]]), "age": torch.zeros(1)}
     with torch.no_grad():
         assert torch.allclose(model(holes), model(packed), atol=1e-6)
+
+
+def test_the_weight_average_is_what_is_validated_and_returned() -> None:
+    """With ``ema`` the model returned is the running average of the weights, not the last step's:
+    one step from equal weights moves the average by exactly ``1 - ema`` of the step."""
+    import copy
+
+    import numpy as np
+
+    from solutions.retriever import RetrievalData, RetrieverConfig, _epoch, _start, train_retriever
+    from solutions.sampled_softmax import sampling_log_q
+    from ytdnn.split import leave_last_out_split
+
+    ds = _toy_dataset()
+    split = leave_last_out_split(ds.interactions)
+    cfg = RetrieverConfig(dim=8, hidden=(16,), epochs=1, batch_size=10_000, ema=0.9)  # one batch: one step
+    data = RetrievalData.build(ds, split, cfg)
+    model, opt, rng, gen = _start(data, cfg)
+    before = copy.deepcopy(model)
+    average = copy.deepcopy(model)
+    log_q = sampling_log_q(np.bincount(data.train.label, minlength=data.n_items), cfg.sampling_alpha)
+    _epoch(model, opt, data.train, data.train_user, cfg, rng, gen, True, log_q, average)
+    for b, m, a in zip(before.parameters(), model.parameters(), average.parameters()):
+        assert torch.allclose(a, b + 0.1 * (m - b), atol=1e-6)
+    assert not torch.allclose(model.item_out.weight, before.item_out.weight)  # the step did move
+    # train_retriever returns the average: it differs from what the raw weights would have been.
+    averaged, _ = train_retriever(data, cfg)
+    raw, _ = train_retriever(data, RetrieverConfig(dim=8, hidden=(16,), epochs=1, batch_size=10_000, ema=0.0))
+    assert not torch.allclose(averaged.item_out.weight, raw.item_out.weight)
+    assert torch.allclose(averaged.item_out.weight, average.item_out.weight, atol=1e-6)
