@@ -201,7 +201,6 @@ def main(src: str, out: str, status_path: str, cell_timeout: str, skip_tag: str)
         write_json(status_path, status)
         os._exit(0)
     signal.signal(signal.SIGALRM, on_alarm)
-    os.makedirs(os.environ.get("MPLCONFIGDIR", "/tmp/mpl"), exist_ok=True)
     try:
         runner = current["runner"] = Runner(timeout)
         count = 0

@@ -406,13 +406,15 @@ def _drop_history(hist: torch.Tensor, p: float, gen: torch.Generator) -> torch.T
     return hist.masked_fill(drop, PAD)
 
 
-def _start(data: RetrievalData, cfg: RetrieverConfig
-           ) -> tuple[CandidateGenerator, torch.optim.Optimizer, np.random.Generator, torch.Generator]:
-    """A freshly initialised model, its optimiser and the random streams, all from ``cfg.seed``."""
+def _start(data: RetrievalData, cfg: RetrieverConfig) -> tuple[
+        CandidateGenerator, CandidateGenerator | None, torch.optim.Optimizer, np.random.Generator, torch.Generator]:
+    """A freshly initialised model, its weight average (a copy; None when ``cfg.ema`` is 0), its
+    optimiser and the random streams, all from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     model = CandidateGenerator(data.n_items, cfg, data.feature_sizes, data.n_tokens)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return model, opt, np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
+    ema = copy.deepcopy(model) if cfg.ema > 0 else None
+    return model, ema, opt, np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
 
 
 def _epoch(model: CandidateGenerator, opt: torch.optim.Optimizer, q: Queries, users: np.ndarray,
@@ -460,8 +462,7 @@ def train_retriever(data: RetrievalData, cfg: RetrieverConfig = RetrieverConfig(
     counts = np.bincount(data.train.label, minlength=data.n_items)
     log_q = sampling_log_q(counts, cfg.sampling_alpha)
     t0, cpu0 = time.perf_counter(), time.process_time()  # CPU time: comparable on a shared machine
-    model, opt, rng, gen = _start(data, cfg)
-    ema = copy.deepcopy(model) if cfg.ema > 0 else None
+    model, ema, opt, rng, gen = _start(data, cfg)
     best, best_state, best_epoch, history = -1.0, None, 0, []
     for epoch in range(1, cfg.epochs + 1):
         loss = _epoch(model, opt, data.train, data.train_user, cfg, rng, gen, full, log_q, ema)
@@ -481,8 +482,7 @@ def train_retriever(data: RetrievalData, cfg: RetrieverConfig = RetrieverConfig(
             raise ValueError("cfg.refit: build the RetrievalData with the same config (refit=True)")
         # Same seed, same number of epochs, now also learning each user's validation watch:
         # the most recent transition, and part of every test user's history anyway.
-        model, opt, rng, gen = _start(data, cfg)
-        ema = copy.deepcopy(model) if cfg.ema > 0 else None
+        model, ema, opt, rng, gen = _start(data, cfg)
         for epoch in range(1, best_epoch + 1):
             _epoch(model, opt, data.refit, data.refit_user, cfg, rng, gen, full, log_q, ema)
             if log:

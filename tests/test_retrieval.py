@@ -209,9 +209,8 @@ def test_the_weight_average_is_what_is_validated_and_returned() -> None:
     split = leave_last_out_split(ds.interactions)
     cfg = RetrieverConfig(dim=8, hidden=(16,), epochs=1, batch_size=10_000, ema=0.9)  # one batch: one step
     data = RetrievalData.build(ds, split, cfg)
-    model, opt, rng, gen = _start(data, cfg)
+    model, average, opt, rng, gen = _start(data, cfg)
     before = copy.deepcopy(model)
-    average = copy.deepcopy(model)
     log_q = sampling_log_q(np.bincount(data.train.label, minlength=data.n_items), cfg.sampling_alpha)
     _epoch(model, opt, data.train, data.train_user, cfg, rng, gen, True, log_q, average)
     for b, m, a in zip(before.parameters(), model.parameters(), average.parameters()):

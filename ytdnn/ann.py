@@ -152,6 +152,17 @@ def recall_at_k(ids: np.ndarray, exact_ids: np.ndarray, k: int = 10) -> float:
     return hits / (k * len(ids)) if len(ids) else float("nan")
 
 
+def _timed_pass(search: SearchFn, q: np.ndarray, k: int, step: int, now) -> tuple[np.ndarray, float]:
+    """One pass of ``search`` over ``q`` (n, D), ``step`` queries per call: the ids (n, k) and
+    the seconds it took by the clock ``now``."""
+    out = []
+    start = now()
+    for i in range(0, len(q), step):
+        out.append(np.asarray(search(q[i:i + step], k)[1]))
+    seconds = now() - start
+    return (np.concatenate(out) if out else np.zeros((0, k), np.int64)), seconds
+
+
 def measure(index_search_fn: SearchFn, queries: np.ndarray | torch.Tensor, exact_ids: np.ndarray, k: int = 10,
             mode: str = "single", batch: int = 1000, warmup: int = 5, repeats: int = 1) -> dict[str, float]:
     """Recall@k of ``index_search_fn`` against ``exact_ids`` (n, >=k) and its throughput.
@@ -169,12 +180,8 @@ def measure(index_search_fn: SearchFn, queries: np.ndarray | torch.Tensor, exact
         index_search_fn(q[i * step:(i + 1) * step], k)
     seconds = float("inf")
     for _ in range(max(1, repeats)):
-        out = []
-        start = time.perf_counter()
-        for i in range(0, len(q), step):
-            out.append(np.asarray(index_search_fn(q[i:i + step], k)[1]))
-        seconds = min(seconds, time.perf_counter() - start)
-    ids = np.concatenate(out) if out else np.zeros((0, k), np.int64)
+        ids, took = _timed_pass(index_search_fn, q, k, step, time.perf_counter)
+        seconds = min(seconds, took)
     return {"recall": recall_at_k(ids, exact_ids, k), "qps": len(q) / seconds if seconds > 0 else float("inf"),
             "seconds": seconds, "n_queries": len(q)}
 
@@ -215,14 +222,10 @@ def measure_side_by_side(searches: dict[str, SearchFn], queries: np.ndarray | to
     recall = {}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            out = []
-            start = now()
-            for i in range(0, len(q), step):
-                out.append(np.asarray(searches[name](q[i:i + step], k)[1]))
-            seconds = now() - start
+            ids, seconds = _timed_pass(searches[name], q, k, step, now)
             qps[name][r] = len(q) / seconds if seconds > 0 else float("inf")
             if name not in recall:
-                recall[name] = recall_at_k(np.concatenate(out), exact_ids, k)
+                recall[name] = recall_at_k(ids, exact_ids, k)
     return {name: {"recall": recall[name], "qps": float(np.median(qps[name])), "qps_rounds": qps[name]}
             for name in names}
 
