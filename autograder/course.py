@@ -55,10 +55,11 @@ class Result:
     output: str
 
 
-def nbgrader(course: Path, *args: str, timeout: float | None = None) -> Result:
-    """Run ``nbgrader ARGS`` in ``course``; a run past ``timeout`` seconds is killed with its kernels."""
+def nbgrader(course: Path, *args: str, timeout: float | None = None, env: dict[str, str] | None = None) -> Result:
+    """Run ``nbgrader ARGS`` in ``course`` (``env``: extra environment variables); a run past
+    ``timeout`` seconds is killed with its kernels."""
     cmd = [sys.executable, "-m", "autograder.nbgrader_run", *args]  # nbgrader, minus two wasted costs
-    proc = subprocess.Popen(cmd, cwd=course, env=nbgrader_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=course, env={**nbgrader_env(), **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)

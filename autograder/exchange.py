@@ -23,10 +23,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 from pathlib import Path
 
-from .course import COURSE, Result, nbgrader, nbgrader_env
+from .course import COURSE, Result, nbgrader
 
 COURSE_ID = "ytdnn"  # CourseDirectory.course_id in course/nbgrader_config.py
 
@@ -47,17 +46,16 @@ def setup(course: Path = COURSE) -> Path:
 
 def _run(cwd: Path, *args: str, home: Path | None = None) -> Result:
     """One nbgrader command in ``cwd``; a failure is one line naming the command."""
-    import subprocess
-    env = nbgrader_env()
+    env = {}
     if home is not None:
         # A student's session: their own HOME (no instructor config in ~/.jupyter), their own folder.
-        env.update(HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"), JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"))
-    proc = subprocess.run([sys.executable, "-m", "autograder.nbgrader_run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stdout + proc.stderr).strip().splitlines()
+        env = {"HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
+               "JUPYTER_DATA_DIR": str(home / ".local/share/jupyter")}
+    result = nbgrader(cwd, *args, env=env)
+    if result.returncode != 0:
+        last = result.output.strip().splitlines()
         raise RuntimeError(f"nbgrader {args[0]} failed in {cwd}: {last[-1] if last else 'no output'}")
-    return Result(proc.returncode, proc.stdout + proc.stderr)
+    return result
 
 
 def _exchange_flags(course: Path) -> list[str]:
