@@ -174,7 +174,7 @@ def bench_size(n_videos: int, steps: int, threads: int, n_single: int, rounds: i
 
     info = {"train_s": train_s, "n_queries": len(queries), "model": ann.top_k_diversity(exact),
             "truth": ann.top_k_diversity(truth),
-            "truth_overlap": float(np.mean([len(np.intersect1d(a, b)) / K for a, b in zip(exact, truth)])),
+            "truth_overlap": ann.recall_at_k(exact, truth, K),  # share of the simulator's top-10 in the model's
             "item_norm_q": np.quantile(np.linalg.norm(items, axis=1), [0.5, 0.99, 1.0]),
             "query_norm_med": float(np.median(np.linalg.norm(queries, axis=1))), "ratios": ratios,
             "loss_end": float(np.mean(trained.losses[-100:]))}
