@@ -76,7 +76,10 @@ def bwrap_command(env: Path, work: Path, limits: Limits, slot: int) -> list[str]
         cmd += ["--ro-bind", system, system]
     for link in ("/lib", "/lib64", "/bin", "/sbin"):
         cmd += ["--ro-bind-try", link, link]
-    made: list[Path] = []
+    # A private /tmp first: mounted after the binds, it would hide any of them that live under /tmp
+    # (a course checked out there).
+    cmd += ["--perms", "01777", "--tmpfs", "/tmp"]
+    made: list[Path] = [Path("/tmp")]
     for target in [*binds, Path(INSIDE_RUNNER)]:  # bwrap creates missing parents 0700: make them traversable
         for parent in _parents(target):
             if parent not in made:
@@ -85,7 +88,7 @@ def bwrap_command(env: Path, work: Path, limits: Limits, slot: int) -> list[str]
     for target in binds:
         cmd += ["--ro-bind", str(target), str(target)]
     cmd += ["--ro-bind", str(RUNNER), INSIDE_RUNNER, "--bind", str(work), "/submission",
-            "--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/tmp", "--chdir", "/submission", "--clearenv"]
+            "--proc", "/proc", "--dev", "/dev", "--chdir", "/submission", "--clearenv"]
     for key, value in _environment(env).items():
         cmd += ["--setenv", key, value]
     uid = SANDBOX_UID + slot

@@ -115,3 +115,15 @@ def test_cached_validation_accepts_and_rejects_as_jsonschema_does():
 def test_an_invalid_schema_is_still_refused():
     with pytest.raises(jsonschema.SchemaError):
         nbgrader_run.validate({}, {"type": "no-such-type"})
+
+
+def test_the_private_tmp_is_mounted_before_anything_bound_under_tmp(tmp_path):
+    """A course checked out under /tmp: its grader environment must stay visible in the sandbox."""
+    from autograder.sandbox import Limits, bwrap_command
+
+    env = Path("/tmp/course/build/grader-env-x")
+    cmd = bwrap_command(env, tmp_path, Limits(), slot=0)
+    tmpfs = cmd.index("--tmpfs")
+    assert cmd[tmpfs + 1] == "/tmp"
+    binds = [i for i, a in enumerate(cmd) if a == "--ro-bind" and cmd[i + 1] == str(env)]
+    assert binds and tmpfs < binds[0]
