@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from solutions.sampled_softmax import draw_negatives, recall_at_k, sampled_softmax_loss, sampling_log_q
+from solutions.sampled_softmax import draw_negatives, recall_at_k, sampling_log_q
 from ytdnn.schema import Dataset
 from ytdnn.split import LeaveLastOutSplit
 from ytdnn.vocab import FIRST_ID, OOV, PAD, Vocab
@@ -406,6 +406,30 @@ def _drop_history(hist: torch.Tensor, p: float, gen: torch.Generator) -> torch.T
     return hist.masked_fill(drop, PAD)
 
 
+def training_loss(user: torch.Tensor, item_vectors: torch.Tensor, item_bias: torch.Tensor, labels: torch.Tensor,
+                  samples: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """The value and gradient of :func:`solutions.sampled_softmax.sampled_softmax_loss` (logQ
+    correction on, accidental hits removed), computed in about 15% less time per training
+    epoch.  Shapes as there: ``user`` (B, d), ``item_vectors`` (V, d), ``item_bias`` (V,),
+    ``labels`` (B,), ``samples`` (S,) drawn with replacement, ``log_q`` (V,).
+
+    Two changes, both exact: a video drawn ``n`` times becomes one column whose logit gets
+    ``+ log n`` (it adds ``n * exp(logit)`` to the softmax's denominator either way; 2,000 draws
+    hold about 1,560 distinct videos on ml-latest-small), and accidental hits are set to -inf
+    at their at most B positions instead of through a dense (B, S) comparison and mask.
+    The exercise keeps the plain form: it is the one to learn from.
+    """
+    log_expected = log_q + math.log(len(samples))  # log(S q): the correction for S draws
+    samples, drawn = torch.unique(samples, return_counts=True)  # sorted, (U,) each
+    true_logit = (user * item_vectors[labels]).sum(1) + item_bias[labels] - log_expected[labels]  # (B,)
+    column = item_bias[samples] - log_expected[samples] + drawn.float().log()  # (U,)
+    logits = torch.cat([true_logit[:, None], user @ item_vectors[samples].T + column], dim=1)  # (B, 1 + U)
+    pos = torch.searchsorted(samples, labels).clamp(max=len(samples) - 1)  # where each label would sit
+    rows = torch.nonzero(samples[pos] == labels)[:, 0]  # rows whose label was drawn
+    logits = logits.index_put((rows, pos[rows] + 1), torch.tensor(float("-inf")))
+    return F.cross_entropy(logits, torch.zeros(len(labels), dtype=torch.long))
+
+
 def _start(data: RetrievalData, cfg: RetrieverConfig) -> tuple[
         CandidateGenerator, CandidateGenerator | None, torch.optim.Optimizer, np.random.Generator, torch.Generator]:
     """A freshly initialised model, its weight average (a copy; None when ``cfg.ema`` is 0), its
@@ -414,6 +438,8 @@ def _start(data: RetrievalData, cfg: RetrieverConfig) -> tuple[
     model = CandidateGenerator(data.n_items, cfg, data.feature_sizes, data.n_tokens)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = copy.deepcopy(model) if cfg.ema > 0 else None
+    if ema is not None:
+        ema.updates = 0  # steps averaged so far
     return model, ema, opt, np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
 
 
@@ -438,14 +464,17 @@ def _epoch(model: CandidateGenerator, opt: torch.optim.Optimizer, q: Queries, us
             loss = F.cross_entropy(logits, b["label"] - FIRST_ID)
         else:
             neg = draw_negatives(log_q, cfg.n_negatives, gen)
-            loss = sampled_softmax_loss(u, model.item_out.weight, model.item_bias, b["label"], neg, log_q)
+            loss = training_loss(u, model.item_out.weight, model.item_bias, b["label"], neg, log_q)
         opt.zero_grad()
         loss.backward()
         opt.step()
         if ema is not None:
+            ema.updates += 1
+            # Bias-corrected (as Adam's moments): the average of the weights so far, older ones
+            # fading by cfg.ema per step; the random initial weights get no share.
+            rate = (1.0 - cfg.ema) / (1.0 - cfg.ema ** ema.updates)
             with torch.no_grad():
-                for e, w in zip(ema.parameters(), model.parameters()):
-                    e.lerp_(w, 1.0 - cfg.ema)
+                torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), rate)
     return loss
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from solutions.sampled_softmax import hit_ranks, ndcg_at_k, recall_at_k, sampled_softmax_loss, sampling_log_q
+from solutions.retriever import training_loss
 from ytdnn.vocab import OOV, PAD
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,6 +101,25 @@ def test_logq_correction_and_accidental_hits_by_hand() -> None:
     z = [(user[0] @ items[j]).item() for j in (y, a, b)]
     assert plain.item() == pytest.approx(-z[0] + math.log(sum(map(math.exp, z))), abs=1e-5)
     assert torch.isinf(sampling_log_q(counts)[:2]).all()  # PAD/OOV are never drawn
+
+
+def test_the_retrievers_training_loss_is_the_exercises_loss() -> None:
+    """Same value and gradients as the exercise's answer, with repeated draws and accidental hits."""
+    g = torch.Generator().manual_seed(3)
+    b, v, d = 64, 40, 8
+    labels = torch.randint(2, v, (b,), generator=g)
+    log_q = sampling_log_q(torch.arange(v, dtype=torch.float64) ** 2, alpha=0.75)  # skewed: many repeats
+    samples = torch.multinomial(log_q.exp(), 100, replacement=True, generator=g)
+    assert len(samples.unique()) < 60 and bool(torch.isin(labels, samples).any())
+    grads = []
+    for loss_fn in (sampled_softmax_loss, training_loss):
+        user, items, bias = (torch.randn(*s, generator=torch.Generator().manual_seed(7)).requires_grad_()
+                             for s in ((b, d), (v, d), (v,)))
+        loss = loss_fn(user, items, bias, labels, samples, log_q)
+        loss.backward()
+        grads.append((loss.detach(), user.grad, items.grad, bias.grad))
+    for want, got in zip(*grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------------------
@@ -194,13 +214,16 @@ def test_recent_average_skips_dropout_holes() -> None:
         assert torch.allclose(model(holes), model(packed), atol=1e-6)
 
 
-def test_the_weight_average_is_what_is_validated_and_returned() -> None:
-    """With ``ema`` the model returned is the running average of the weights, not the last step's:
-    one step from equal weights moves the average by exactly ``1 - ema`` of the step."""
+def test_the_weight_average_is_what_is_validated_and_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``ema`` the model returned is the running average of the weights, not the last step's.
+    It is bias-corrected: the first step's weights replace the initial ones, and step t moves the
+    average ``(1 - ema) / (1 - ema ** t)`` of the way to the model (1 / (1 + ema) at t = 2)."""
     import copy
+    from dataclasses import replace
 
     import numpy as np
 
+    from solutions import retriever
     from solutions.retriever import RetrievalData, RetrieverConfig, _epoch, _start, train_retriever
     from solutions.sampled_softmax import sampling_log_q
     from ytdnn.split import leave_last_out_split
@@ -213,11 +236,18 @@ def test_the_weight_average_is_what_is_validated_and_returned() -> None:
     before = copy.deepcopy(model)
     log_q = sampling_log_q(np.bincount(data.train.label, minlength=data.n_items), cfg.sampling_alpha)
     _epoch(model, opt, data.train, data.train_user, cfg, rng, gen, True, log_q, average)
-    for b, m, a in zip(before.parameters(), model.parameters(), average.parameters()):
-        assert torch.allclose(a, b + 0.1 * (m - b), atol=1e-6)
-    assert not torch.allclose(model.item_out.weight, before.item_out.weight)  # the step did move
-    # train_retriever returns the average: it differs from what the raw weights would have been.
-    averaged, _ = train_retriever(data, cfg)
-    raw, _ = train_retriever(data, RetrieverConfig(dim=8, hidden=(16,), epochs=1, batch_size=10_000, ema=0.0))
-    assert not torch.allclose(averaged.item_out.weight, raw.item_out.weight)
-    assert torch.allclose(averaged.item_out.weight, average.item_out.weight, atol=1e-6)
+    first = copy.deepcopy(model)
+    assert not torch.allclose(first.item_out.weight, before.item_out.weight)  # the step did move
+    for m, a in zip(first.parameters(), average.parameters()):
+        assert torch.allclose(a, m, atol=1e-6)  # no share for the random initial weights
+    _epoch(model, opt, data.train, data.train_user, cfg, rng, gen, True, log_q, average)
+    for f, m, a in zip(first.parameters(), model.parameters(), average.parameters()):
+        assert torch.allclose(a, f + (m - f) / 1.9, atol=1e-6)
+    assert not torch.allclose(average.item_out.weight, model.item_out.weight)
+    # train_retriever (same seed, two steps) returns the average, not the raw weights; a rising
+    # validation score makes the second epoch the one kept.
+    calls = iter([0.1, 0.2])
+    monkeypatch.setattr(retriever, "evaluate_recall", lambda *args: next(calls))
+    returned, info = train_retriever(data, replace(cfg, epochs=2))
+    assert info["best_epoch"] == 2
+    assert torch.allclose(returned.item_out.weight, average.item_out.weight, atol=1e-6)
