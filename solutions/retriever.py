@@ -326,15 +326,7 @@ class CandidateGenerator(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """``batch``: history (B, L) ids with PAD, age (B,) days, optional search (B, T) and
         feature columns (B,).  Returns u (B, dim)."""
-        hist = batch["history"]
-        mask = (hist != PAD).float()
-        # ``back`` (B, L): how many real items come after each position (0: the last one).  Counted,
-        # not derived from the length: history dropout leaves PAD holes inside the history.
-        back = mask.flip(1).cumsum(1).flip(1) - 1
-        w = mask if not self.half_life else mask * torch.pow(0.5, back.clamp(min=0) / self.half_life)
-        x = [self._weighted_mean(hist, w)]
-        if self.recent:
-            x.append(self._weighted_mean(hist, mask * (back < self.recent)))
+        x = self._history_means(batch["history"])
         for name, emb in self.features.items():
             x.append(emb(batch[name]))
         if self.tokens is not None:
@@ -346,11 +338,30 @@ class CandidateGenerator(nn.Module):
         x += [a, a * a]
         return self.tower(torch.cat(x, dim=1))
 
-    def _weighted_mean(self, hist: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """(B, d): sum_j w[:, j] * item_in(hist[:, j]) / sum_j w[:, j]; one fused embedding-bag
-        (no (B, L, d) intermediate), zeros for an empty history."""
-        w = w / w.sum(1, keepdim=True).clamp(min=1e-12)
-        return F.embedding_bag(hist, self.item_in.weight, per_sample_weights=w, mode="sum")
+    def _history_means(self, hist: torch.Tensor) -> list[torch.Tensor]:
+        """Weighted averages of the item vectors of ``hist`` (B, L) (PAD entries skipped): every
+        item (weights halving every ``half_life`` items back, when set), then, with ``recent``,
+        the last ``recent`` items alone.  Returns one (B, d) tensor per average; zeros for an
+        empty history.
+
+        One embedding-bag call over the real entries only: its backward pass has a fixed cost
+        per call, so two calls over the padded (B, L) cost about twice as much (0.3 s an epoch).
+        """
+        real = hist != PAD
+        # ``back`` (B, L): how many real items come after each position (0: the last one).  Counted,
+        # not derived from the length: history dropout leaves PAD holes inside the history.
+        back = real.flip(1).cumsum(1).flip(1) - 1
+        ones = torch.ones(hist.shape)
+        bags = [(real, torch.pow(0.5, back.clamp(min=0) / self.half_life) if self.half_life else ones)]
+        if self.recent:
+            bags.append((real & (back < self.recent), ones))
+        sizes = torch.cat([b.sum(1) for b, _ in bags])  # (n_bags * B,) items per bag
+        w = torch.cat([weight[b] for b, weight in bags])  # bag by bag, row by row, oldest first
+        totals = torch.zeros(len(sizes)).index_add_(0, torch.repeat_interleave(torch.arange(len(sizes)), sizes), w)
+        means = F.embedding_bag(torch.cat([hist[b] for b, _ in bags]), self.item_in.weight,
+                                torch.cumsum(sizes, 0) - sizes, mode="sum",
+                                per_sample_weights=w / torch.repeat_interleave(totals, sizes))
+        return list(means.split(len(hist)))
 
     def scores(self, u: torch.Tensor) -> torch.Tensor:
         """(B, n_items) logits; PAD/OOV columns are masked by the metrics and the loss."""
@@ -436,7 +447,8 @@ def _start(data: RetrievalData, cfg: RetrieverConfig) -> tuple[
     optimiser and the random streams, all from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     model = CandidateGenerator(data.n_items, cfg, data.feature_sizes, data.n_tokens)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # fused: one kernel for every parameter, 1 ms a step instead of 10 (a tenth of the epoch).
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     ema = copy.deepcopy(model) if cfg.ema > 0 else None
     if ema is not None:
         ema.updates = 0  # steps averaged so far

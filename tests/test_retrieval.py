@@ -214,6 +214,21 @@ def test_recent_average_skips_dropout_holes() -> None:
         assert torch.allclose(model(holes), model(packed), atol=1e-6)
 
 
+def test_history_averages_by_hand() -> None:
+    """Half-life weights on the whole history, a plain mean of the last ``recent`` real items, PAD
+    holes skipped, and zeros for an empty history."""
+    from solutions.retriever import CandidateGenerator, RetrieverConfig
+
+    model = CandidateGenerator(10, RetrieverConfig(dim=2, hidden=(4,), recent=2, half_life=1.0), {}, 0)
+    with torch.no_grad():
+        model.item_in.weight.copy_(torch.arange(20.0).reshape(10, 2))
+    v = model.item_in.weight.detach()
+    history, recent = model._history_means(torch.tensor([[3, 0, 5, 0, 7], [0, 0, 0, 0, 0]]))
+    want = (0.25 * v[3] + 0.5 * v[5] + 1.0 * v[7]) / 1.75
+    torch.testing.assert_close(history, torch.stack([want, torch.zeros(2)]))
+    torch.testing.assert_close(recent, torch.stack([(v[5] + v[7]) / 2, torch.zeros(2)]))
+
+
 def test_the_weight_average_is_what_is_validated_and_returned(monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``ema`` the model returned is the running average of the weights, not the last step's.
     It is bias-corrected: the first step's weights replace the initial ones, and step t moves the
