@@ -76,13 +76,15 @@ def run(ds: Dataset, seeds: list[int], cfg: RetrieverConfig = RetrieverConfig(),
     if not len(split.test):
         raise DataError(f"{ds.name}: no user has the 3 interactions a leave-last-one-out split needs")
     results: dict[str, list[dict[str, float]]] = {"youtube_dnn": [], "popularity": [], "item_knn": []}
-    data, cpu = None, []
+    data, cpu, per_seed = None, [], []
     for seed in seeds:
         data = RetrievalData.build(ds, split, replace(cfg, seed=seed))
         model, info = train_retriever(data, replace(cfg, seed=seed), log=log)
         row = metrics(score_users(model, data.test, cfg.max_history), data.test)
         row["train_seconds"] = info["train_seconds"]
         cpu.append(info["train_cpu_seconds"])
+        per_seed.append({"seed": seed, "recall@50": round(row["recall@50"], 4), "epochs": info["epochs"],
+                         "train_seconds": round(info["train_seconds"], 1)})
         results["youtube_dnn"].append(row)
         if log:
             print(f"seed {seed}: {json.dumps(row)} best epoch {info['best_epoch']}", file=sys.stderr, flush=True)
@@ -98,7 +100,8 @@ def run(ds: Dataset, seeds: list[int], cfg: RetrieverConfig = RetrieverConfig(),
     models = {name: {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]} for name, rows in results.items()}
     # Wall-clock seconds depend on how busy the machine is; CPU seconds (all threads) less so.
     return {"dataset": ds.name, "users": len(data.test), "items": data.n_items - 2, "seeds": seeds,
-            "youtube_dnn_train_cpu_seconds": round(float(np.mean(cpu)), 1), "models": models}
+            "youtube_dnn_train_cpu_seconds": round(float(np.mean(cpu)), 1), "youtube_dnn_per_seed": per_seed,
+            "models": models}
 
 
 def main(argv: list[str] | None = None) -> int:

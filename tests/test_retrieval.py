@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -140,6 +141,9 @@ def test_evaluate_small_simulator_beats_popularity() -> None:
     assert set(models) == {"youtube_dnn", "popularity", "item_knn"}
     assert set(models["youtube_dnn"]) == {"recall@10", "recall@50", "recall@100", "ndcg@10", "train_seconds"}
     assert models["youtube_dnn"]["recall@50"] > models["popularity"]["recall@50"], models
+    [seed] = out["youtube_dnn_per_seed"]
+    assert seed["seed"] == 0 and 1 <= seed["epochs"] <= 4
+    assert seed["recall@50"] == pytest.approx(models["youtube_dnn"]["recall@50"], abs=1e-4)
 
 
 @pytest.mark.parametrize("args", [("--dataset", "nope"), ("--dataset", "ml-100k", "--root", "/no/such/folder"),
@@ -214,6 +218,20 @@ def test_recent_average_skips_dropout_holes() -> None:
         assert torch.allclose(model(holes), model(packed), atol=1e-6)
 
 
+def test_validation_score_is_the_mean_recall_over_its_cut_offs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Targets ranked 1st, 3rd and 5th (after masking a seen item) and one never in the top 5:
+    Recall@2 1/4, Recall@5 3/4, mean 1/2."""
+    from solutions import retriever
+
+    scores = torch.tensor([[0, 0, 9, 8, 7, 6, 5, 4, 3]] * 4, dtype=torch.float32)  # item 2 best, then 3, 4, ...
+    monkeypatch.setattr(retriever, "score_users", lambda *args: scores)
+    q = retriever.Queries(items=np.zeros(0, np.int64), start=np.zeros(4, np.int64), end=np.zeros(4, np.int64),
+                          label=np.array([2, 4, 7, 8]), age=np.zeros(4, np.float32),
+                          seen=np.array([[0], [0], [3], [0]]))  # user 3 saw item 3: item 7 moves up to 5th
+    assert retriever.validation_score(None, q, (2, 5), 50) == pytest.approx(0.5)
+    assert retriever.validation_score(None, q, (5,), 50) == pytest.approx(0.75)
+
+
 def test_history_averages_by_hand() -> None:
     """Half-life weights on the whole history, a plain mean of the last ``recent`` real items, PAD
     holes skipped, and zeros for an empty history."""
@@ -262,7 +280,7 @@ def test_the_weight_average_is_what_is_validated_and_returned(monkeypatch: pytes
     # train_retriever (same seed, two steps) returns the average, not the raw weights; a rising
     # validation score makes the second epoch the one kept.
     calls = iter([0.1, 0.2])
-    monkeypatch.setattr(retriever, "evaluate_recall", lambda *args: next(calls))
+    monkeypatch.setattr(retriever, "validation_score", lambda *args: next(calls))
     returned, info = train_retriever(data, replace(cfg, epochs=2))
     assert info["best_epoch"] == 2
     assert torch.allclose(returned.item_out.weight, average.item_out.weight, atol=1e-6)
