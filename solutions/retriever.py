@@ -98,9 +98,9 @@ class RetrieverConfig:
     # the recent-average fix) for twice the training time, over the 60 s budget.
     refit: bool = False
     # Validate, keep and serve an exponential moving average of the weights, updated every step
-    # and bias-corrected (see _epoch)
-    # (0: the raw weights).  The average's validation curve is smooth, so early stopping no
-    # longer ends a run on a noisy dip, and the averaged weights generalise better.
+    # and bias-corrected (see _epoch); 0: the raw weights.  The average's validation curve is
+    # smooth, so early stopping no longer ends a run on a noisy dip, and the averaged weights
+    # generalise better.
     ema: float = 0.995
     seed: int = 0
 
