@@ -146,6 +146,41 @@ def test_evaluate_small_simulator_beats_popularity() -> None:
     assert seed["recall@50"] == pytest.approx(models["youtube_dnn"]["recall@50"], abs=1e-4)
 
 
+def _movielens_folder(root: Path, name: str, n_users: int = 60, n_items: int = 80, per_user: int = 25) -> Path:
+    """A small ``name`` folder in the archive's own format: ratings with demographics, users
+    preferring items near their own id (so there is something to learn)."""
+    rng = np.random.default_rng(0)
+    ratings, users = [], []
+    for u in range(1, n_users + 1):
+        items = (u + rng.integers(0, 15, size=3 * per_user)) % n_items + 1
+        for j, i in enumerate(dict.fromkeys(items.tolist()).keys()):
+            if j == per_user:
+                break
+            ratings.append((u, i, int(rng.integers(1, 6)), 978300000 + 1000 * u + j))
+        users.append((u, "MF"[u % 2], (1, 18, 25, 35)[u % 4], u % 21, f"{10000 + u}"))
+    root.mkdir()
+    if name == "ml-1m":
+        (root / "ratings.dat").write_text("".join("::".join(map(str, r)) + "\n" for r in ratings), encoding="latin-1")
+        (root / "users.dat").write_text("".join("::".join(map(str, r)) + "\n" for r in users), encoding="latin-1")
+    else:
+        (root / "u.data").write_text("".join("\t".join(map(str, r)) + "\n" for r in ratings))
+        (root / "u.user").write_text("".join(f"{u}|{20 + a}|{g}|student|{z}\n" for u, g, a, _, z in users))
+    return root
+
+
+@pytest.mark.parametrize("name", ["ml-1m", "ml-100k"])
+def test_evaluate_movielens_formats_end_to_end(tmp_path: Path, name: str) -> None:
+    """The command reads each archive's format (ratings and users files) from --root and beats
+    popularity on a world with a clear signal (the real archives are not on this machine)."""
+    root = _movielens_folder(tmp_path / name, name)
+    proc = _evaluate("--dataset", name, "--root", str(root), "--seeds", "0", "--max-epochs", "3", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (out["dataset"], out["users"]) == (name, 60)
+    models = out["models"]
+    assert models["youtube_dnn"]["recall@10"] > models["popularity"]["recall@10"], models
+
+
 @pytest.mark.parametrize("args", [("--dataset", "nope"), ("--dataset", "ml-100k", "--root", "/no/such/folder"),
                                   ("--dataset", "ml-100k", "--sim-users", "50")])
 def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
