@@ -42,9 +42,11 @@ class RetrieverConfig:
 
     On ml-latest-small (leave-last-one-out, 2 threads, idle machine) the defaults score
     Recall@50 0.260 and 0.256 in two runs of seeds 0-2 (2 threads do not sum in a fixed order)
-    and 0.260 on seeds 3-5, training in 41-44 s per seed (``benchmarks/retrieval.py``).  How they got there (test Recall@50; 6-seed means of 1-thread
-    runs that scored validation and test after every epoch, so that stopping rules could be
-    compared on the same runs, unless noted):
+    and 0.260 on seeds 3-5, training in 41-44 s per seed (``benchmarks/retrieval.py``).
+
+    How they got there (test Recall@50; 6-seed means of 1-thread runs that scored validation
+    and test after every epoch, so that stopping rules could be compared on the same runs,
+    unless noted):
 
     - A weight average (``ema``) is validated, kept and served: without it, 0.224 (3 seeds),
       as noisy validation ended some runs near epoch 10 and others near 20.  Bias-corrected,
