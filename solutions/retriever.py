@@ -368,16 +368,15 @@ class CandidateGenerator(nn.Module):
         # ``back`` (B, L): how many real items come after each position (0: the last one).  Counted,
         # not derived from the length: history dropout leaves PAD holes inside the history.
         back = real.flip(1).cumsum(1).flip(1) - 1
-        ones = torch.ones(hist.shape)
-        bags = [(real, torch.pow(0.5, back.clamp(min=0) / self.half_life) if self.half_life else ones)]
+        # (B, L) weights per average, zero off its items; each row then sums to 1 (0: empty).
+        weights = [real * torch.pow(0.5, back.clamp(min=0) / self.half_life) if self.half_life else real.float()]
         if self.recent:
-            bags.append((real & (back < self.recent), ones))
-        sizes = torch.cat([b.sum(1) for b, _ in bags])  # (n_bags * B,) items per bag
-        w = torch.cat([weight[b] for b, weight in bags])  # bag by bag, row by row, oldest first
-        totals = torch.zeros(len(sizes)).index_add_(0, torch.repeat_interleave(torch.arange(len(sizes)), sizes), w)
-        means = F.embedding_bag(torch.cat([hist[b] for b, _ in bags]), self.item_in.weight,
+            weights.append((real & (back < self.recent)).float())
+        weights = [w / w.sum(1, keepdim=True).clamp(min=1e-12) for w in weights]
+        sizes = torch.cat([(w > 0).sum(1) for w in weights])  # (n_averages * B,) items per bag
+        means = F.embedding_bag(torch.cat([hist[w > 0] for w in weights]), self.item_in.weight,
                                 torch.cumsum(sizes, 0) - sizes, mode="sum",
-                                per_sample_weights=w / torch.repeat_interleave(totals, sizes))
+                                per_sample_weights=torch.cat([w[w > 0] for w in weights]))
         return list(means.split(len(hist)))
 
     def scores(self, u: torch.Tensor) -> torch.Tensor:
@@ -480,8 +479,8 @@ def _epoch(model: CandidateGenerator, opt: torch.optim.Optimizer, q: Queries, us
            cfg: RetrieverConfig, rng: np.random.Generator, gen: torch.Generator, full: bool,
            log_q: torch.Tensor, ema: CandidateGenerator | None = None) -> torch.Tensor:
     """One pass over a fresh capped draw of ``q``'s rows (``users`` (n,) their user index);
-    after every step ``ema``'s weights (when given) move ``1 - cfg.ema`` of the way to the
-    model's.  Returns the last batch's loss."""
+    after every step ``ema``'s weights (when given) move towards the model's, by
+    ``(1 - cfg.ema) / (1 - cfg.ema ** t)`` at its t-th step.  Returns the last batch's loss."""
     model.train()
     # A fresh draw of at most max_examples_per_user examples per user every epoch: the cap
     # keeps heavy users from dominating, the redraw still uses all of their history.

@@ -289,8 +289,6 @@ def test_the_weight_average_is_what_is_validated_and_returned(monkeypatch: pytes
     import copy
     from dataclasses import replace
 
-    import numpy as np
-
     from solutions import retriever
     from solutions.retriever import RetrievalData, RetrieverConfig, _epoch, _start, train_retriever
     from solutions.sampled_softmax import sampling_log_q
